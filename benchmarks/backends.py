@@ -1,0 +1,59 @@
+"""Backend names and how each one is started.
+
+Kept in one place so that the only per-backend difference anywhere in the
+suite is *which event loop runs the program* — never the program itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Every backend the anyio suite knows, in report order.  ``uvloop`` means
+#: anyio's asyncio backend on a uvloop event loop.
+ANYIO_BACKENDS: tuple[str, ...] = ("pike", "asyncio", "uvloop", "trio")
+
+#: Backends with a trio-shaped native API (``mod.run``, ``mod.open_nursery`` …).
+NATIVE_BACKENDS: tuple[str, ...] = ("pike", "trio")
+
+#: The backend whose speed the report is about; ratios are subject/other.
+SUBJECT = "pike"
+
+_ALIASES = {"asyncio+uvloop": "uvloop"}
+
+
+def canonical(name: str) -> str:
+    """Map user spellings (``asyncio+uvloop``) to the names used in reports."""
+    name = name.strip().lower()
+    return _ALIASES.get(name, name)
+
+
+def anyio_run_kwargs(backend: str) -> dict[str, Any]:
+    """Keyword arguments for :func:`anyio.run` that select *backend*.
+
+    anyio's defaults are used for every backend (no debug mode, no tuning);
+    uvloop is anyio's documented ``use_uvloop`` backend option.
+    """
+    if backend == "uvloop":
+        return {"backend": "asyncio", "backend_options": {"use_uvloop": True}}
+    if backend in ("asyncio", "trio", "pike"):
+        return {"backend": backend}
+    raise ValueError(f"unknown backend {backend!r}; known: {', '.join(ANYIO_BACKENDS)}")
+
+
+def run_anyio(backend: str, func: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run ``func(*args)`` with :func:`anyio.run` on *backend*."""
+    import anyio
+
+    return anyio.run(func, *args, **anyio_run_kwargs(backend))
+
+
+def native_module(backend: str) -> Any:
+    """Import the trio-shaped module (``pike`` or ``trio``) for the native suite."""
+    import importlib
+
+    if backend not in NATIVE_BACKENDS:
+        raise ValueError(f"no native API for {backend!r}; native backends: pike, trio")
+    return importlib.import_module(backend)

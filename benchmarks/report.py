@@ -1,0 +1,248 @@
+"""Turn runs into medians and ratios; render the table, the JSON and the chart.
+
+Ratios are ``subject rate / other rate`` of the medians from *this* run (never
+mixed with numbers from another run or machine), so > 1 means the subject
+(pike) is faster.  The geometric mean is the right average for ratios: a 2x
+win and a 2x loss cancel out, which an arithmetic mean would not do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from benchmarks.orchestrator import Job, Run
+
+ROOT = Path(__file__).resolve().parent.parent
+BACKEND_LABELS = {"uvloop": "asyncio+uvloop"}
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def geomean(values: list[float]) -> float | None:
+    """Geometric mean of positive ratios (None if there are none)."""
+    values = [v for v in values if v and v > 0]
+    if not values:
+        return None
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def summarise(
+    suite_jobs: dict[str, list[Job]],
+    suite_backends: dict[str, list[str]],
+    runs: dict[tuple[str, str], list[Run]],
+    subject: str,
+) -> dict[str, Any]:
+    """Medians per (workload, backend), ratios subject/other, geometric means."""
+    out: dict[str, Any] = {}
+    for suite, jobs in suite_jobs.items():
+        backends = suite_backends[suite]
+        has_subject = subject in backends
+        others = [b for b in backends if b != subject] if has_subject else []
+        workloads: dict[str, Any] = {}
+        ratio_lists: dict[str, list[float]] = {f"{subject}/{o}": [] for o in others}
+        for job in jobs:
+            per_backend: dict[str, Any] = {}
+            for backend in backends:
+                mine = [r for r in runs.get((suite, job.workload), []) if r.backend == backend]
+                ok = [r for r in mine if r.ok]
+                entry: dict[str, Any] = {
+                    "median": _median([r.rate for r in ok]),
+                    "rates": [r.rate for r in ok],
+                    "seconds": [r.seconds for r in ok],
+                    "failures": [{"round": r.round, "error": r.error, "traceback": r.traceback}
+                                 for r in mine if not r.ok],
+                }
+                if ok:
+                    entry["loop"] = ok[0].extra.get("loop")
+                    for key in ("p50_ms", "p99_ms"):
+                        if key in ok[0].extra:
+                            entry[key] = _median([float(r.extra[key]) for r in ok])
+                    if "client" in ok[0].extra:
+                        entry["client"] = ok[0].extra["client"]
+                per_backend[backend] = entry
+            ratios: dict[str, float | None] = {}
+            subject_rate = per_backend.get(subject, {}).get("median") if has_subject else None
+            for other in others:
+                other_rate = per_backend[other]["median"]
+                ratio = (subject_rate / other_rate
+                         if subject_rate is not None and other_rate else None)
+                ratios[f"{subject}/{other}"] = ratio
+                if ratio is not None:
+                    ratio_lists[f"{subject}/{other}"].append(ratio)
+            workloads[job.workload] = {"unit": job.unit, "what": job.what, "size": job.size,
+                                       "backends": per_backend, "ratios": ratios}
+        out[suite] = {
+            "backends": backends,
+            "subject": subject if has_subject else None,
+            "workloads": workloads,
+            "geomean": {key: geomean(vals) for key, vals in ratio_lists.items()},
+        }
+    return out
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    """One human-readable block per failed workload run, traceback included."""
+    lines = []
+    for suite, data in results.items():
+        for name, wl in data["workloads"].items():
+            for backend, entry in wl["backends"].items():
+                for fail in entry["failures"]:
+                    lines.append(f"--- {suite}/{name} on {backend}, round {fail['round']}: "
+                                 f"{fail['error']}\n{fail['traceback'].rstrip()}")
+    return lines
+
+
+def _fmt_rate(value: float | None) -> str:
+    if value is None:
+        return "FAIL"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 2) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The human report: one table per suite, medians and ratios."""
+    parts = []
+    titles = {"anyio": "anyio programs", "native": "native kernels (pike.run vs trio.run)"}
+    for suite, data in results.items():
+        backends = data["backends"]
+        ratio_keys = list(data["geomean"])
+        header = ["workload", "unit", *(BACKEND_LABELS.get(b, b) for b in backends), *ratio_keys]
+        rows = []
+        for name, wl in data["workloads"].items():
+            per = wl["backends"]
+            rows.append([name, wl["unit"], *(_fmt_rate(per[b]["median"]) for b in backends),
+                         *(_fmt_ratio(wl["ratios"][k]) for k in ratio_keys)])
+            if any("p99_ms" in per[b] for b in backends):
+                p99 = [per[b].get("p99_ms") for b in backends]
+                subj = data["subject"]
+                inverse = []  # latency: other/subject, so > 1 still means subject better
+                for key in ratio_keys:
+                    other = key.split("/", 1)[1]
+                    s, o = per.get(subj, {}).get("p99_ms"), per[other].get("p99_ms")
+                    inverse.append(_fmt_ratio(o / s if s and o else None))
+                rows.append([f"{name} p99", "ms (lower=better)",
+                             *("FAIL" if v is None else f"{v:.2f}" for v in p99), *inverse])
+        if ratio_keys:
+            rows.append(["geometric mean", "", *("" for _ in backends),
+                         *(_fmt_ratio(data["geomean"][k]) for k in ratio_keys)])
+        heading = (f"{titles[suite]} — median of {meta['rounds']} interleaved round(s), "
+                   f"one process per run; higher is better")
+        parts.append(f"{heading}\n{_table(header, rows)}")
+        if "http" in data["workloads"]:
+            clients = {e.get("client") for e in data["workloads"]["http"]["backends"].values()}
+            clients.discard(None)
+            if clients:
+                parts[-1] += (f"\n(http load: {', '.join(sorted(clients))}, "
+                              f"{meta['http_connections']} connections; "
+                              "p99 ratio is other/subject, so > 1 still favours the subject)")
+    return "\n\n".join(parts)
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib_metadata.version(dist)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def metadata(opts: argparse.Namespace, elapsed: float) -> dict[str, Any]:
+    """Where and how the numbers were taken, saved next to them."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": commit or None,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "versions": {d: _version(d) for d in ("anyio", "trio", "uvloop", "anycorn",
+                                               "pike-anyio")},
+        "wrk": shutil.which("wrk"),
+        "http_client": opts.http_client,
+        "http_connections": opts.http_connections,
+        "smoke": opts.smoke,
+        "rounds": opts.rounds,
+        "scale": opts.scale,
+        "elapsed_seconds": round(elapsed, 1),
+    }
+
+
+def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | None:
+    """Bar chart of subject/other ratios per workload (log scale, 1x line).
+
+    Returns None when no suite has the subject backend (nothing to compare).
+    """
+    suites = [(s, d) for s, d in results.items() if d["subject"] and d["geomean"]]
+    if not suites:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    widths = [len(d["workloads"]) + 1 for _, d in suites]
+    fig, axes = plt.subplots(1, len(suites), figsize=(max(8, 0.75 * sum(widths) + 3), 5),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    colours = {"asyncio": "#4C72B0", "uvloop": "#55A868", "trio": "#C44E52", "pike": "#8172B2"}
+    for ax, (suite, data) in zip(axes[0], suites, strict=True):
+        names = [*data["workloads"], "geomean"]
+        keys = list(data["geomean"])
+        bar = 0.8 / max(1, len(keys))
+        for i, key in enumerate(keys):
+            other = key.split("/", 1)[1]
+            values = [data["workloads"][n]["ratios"].get(key) for n in names[:-1]]
+            values.append(data["geomean"][key])
+            xs = [j + (i - (len(keys) - 1) / 2) * bar for j in range(len(names))]
+            ax.bar(xs, [v if v else 0 for v in values], bar,
+                   label=f"{data['subject']} / {BACKEND_LABELS.get(other, other)}",
+                   color=colours.get(other))
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right")
+        ax.set_ylabel("throughput ratio (> 1: subject faster)")
+        ax.set_title(f"{suite}: {data['subject']} vs others")
+        ax.legend(fontsize="small")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.suptitle(f"median of {meta['rounds']} interleaved rounds — {meta['date']}, "
+                 f"Python {meta['python']}, {meta['cpus']} CPUs", fontsize="medium")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
