@@ -1,0 +1,77 @@
+"""pike: a structured-concurrency async I/O kernel with a trio-shaped API.
+
+``pike.run(main)`` runs ``main`` on an edge-triggered notifier (epoll on
+Linux); tasks live in nurseries, cancellation flows through cancel scopes.
+"""
+
+from . import from_thread, lowlevel, testing, to_thread
+from ._kernel._cancel import (
+    CancelScope,
+    current_effective_deadline,
+    fail_after,
+    fail_at,
+    move_on_after,
+    move_on_at,
+)
+from ._kernel._exceptions import (
+    BrokenResourceError,
+    BusyResourceError,
+    Cancelled,
+    ClosedResourceError,
+    EndOfChannel,
+    PikeInternalError,
+    RunFinishedError,
+    TooSlowError,
+    WouldBlock,
+)
+from ._kernel._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
+from ._kernel._runner import current_time, run
+from ._kernel._sleep import sleep, sleep_forever, sleep_until
+from ._sync import (
+    CapacityLimiter,
+    CapacityLimiterStatistics,
+    Condition,
+    Event,
+    Lock,
+    Semaphore,
+    StrictFIFOLock,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TASK_STATUS_IGNORED",
+    "BrokenResourceError",
+    "BusyResourceError",
+    "CancelScope",
+    "Cancelled",
+    "CapacityLimiter",
+    "CapacityLimiterStatistics",
+    "ClosedResourceError",
+    "Condition",
+    "EndOfChannel",
+    "Event",
+    "Lock",
+    "Nursery",
+    "PikeInternalError",
+    "RunFinishedError",
+    "Semaphore",
+    "StrictFIFOLock",
+    "TaskStatus",
+    "TooSlowError",
+    "WouldBlock",
+    "current_effective_deadline",
+    "current_time",
+    "fail_after",
+    "fail_at",
+    "from_thread",
+    "lowlevel",
+    "move_on_after",
+    "move_on_at",
+    "run",
+    "sleep",
+    "sleep_forever",
+    "sleep_until",
+    "testing",
+    "to_thread",
+]

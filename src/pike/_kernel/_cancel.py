@@ -1,0 +1,312 @@
+"""Cancel scopes: a tree whose nodes know whether they are cancelled.
+
+Each scope caches ``_effective`` ("a checkpoint here raises Cancelled"): its own
+``cancel()`` or, unless it is shielded, its parent's. The cache is recomputed
+only when something changes (cancel, shield, re-parenting), so a checkpoint
+costs one attribute load. A scope records the tasks whose *innermost* scope it
+is and its child scopes, which is all ``cancel()`` needs to find and wake the
+parked tasks it affects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from contextlib import AbstractContextManager, contextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from . import _state
+from ._exceptions import Cancelled, TooSlowError
+
+if TYPE_CHECKING:
+    from ._runner import Runner
+    from ._task import Task
+
+_INF = math.inf
+
+
+def _check_deadline(deadline: float) -> float:
+    if not isinstance(deadline, (int, float)):
+        raise TypeError(f"deadline must be a number, not {type(deadline).__name__}")
+    if math.isnan(deadline):
+        raise ValueError("deadline must not be NaN")
+    return float(deadline)
+
+
+class CancelScope:
+    """A region of code that can be cancelled as a unit (trio's CancelScope)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_cancel_called",
+        "_children",
+        "_deadline",
+        "_effective",
+        "_entered",
+        "_exited",
+        "_owner",
+        "_parent",
+        "_reason",
+        "_relative_deadline",
+        "_runner",
+        "_shield",
+        "_tasks",
+        "_timer_entry",
+        "cancelled_caught",
+    )
+
+    def __init__(
+        self,
+        *,
+        deadline: float = _INF,
+        relative_deadline: float = _INF,
+        shield: bool = False,
+    ) -> None:
+        self._deadline = _check_deadline(deadline)
+        self._relative_deadline = _check_deadline(relative_deadline)
+        if self._relative_deadline < 0:
+            raise ValueError("relative_deadline must be non-negative")
+        if self._relative_deadline != _INF and self._deadline != _INF:
+            raise ValueError("cannot give both deadline and relative_deadline")
+        self._shield = bool(shield)
+        self._cancel_called = False
+        self._reason: str | None = None
+        self.cancelled_caught = False
+        self._effective = False
+        self._entered = False
+        self._exited = False
+        self._parent: CancelScope | None = None
+        self._owner: Task | None = None
+        self._runner: Runner | None = None
+        self._children: set[CancelScope] | None = None
+        self._tasks: set[Task] = set()
+        self._timer_entry: list[object] | None = None
+
+    # -- entering and leaving -------------------------------------------------
+
+    def __enter__(self) -> CancelScope:
+        task = _state.current_task()
+        if self._entered:
+            raise RuntimeError("each CancelScope may only be used for a single 'with' block")
+        self._entered = True
+        runner = self._runner = _state.local.runner
+        assert runner is not None
+        if self._relative_deadline != _INF:
+            self._deadline = runner.clock.current_time() + self._relative_deadline
+            self._relative_deadline = _INF
+        self._owner = task
+        parent = task._cancel_scope
+        self._attach(parent)
+        parent._tasks.discard(task)
+        self._tasks.add(task)
+        task._cancel_scope = self
+        if self._deadline != _INF:
+            if self._deadline <= runner.clock.current_time():
+                self._cancel_called = True
+            else:
+                runner.add_timer(self)
+        self._effective = self._cancel_called or (not self._shield and parent._effective)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        remaining = self._close(exc)
+        if remaining is None:
+            return True
+        if remaining is exc:
+            return False
+        try:
+            raise remaining
+        finally:
+            del remaining, exc
+
+    def _close(self, exc: BaseException | None) -> BaseException | None:
+        """Leave the scope; return the exception that should keep propagating."""
+        task = self._owner
+        if task is None or not self._entered:
+            raise RuntimeError("this cancel scope was never entered")
+        if task is not _state.local.task:
+            raise RuntimeError("cancel scope exited in a different task from the one that entered it")
+        if task._cancel_scope is not self:
+            raise RuntimeError(
+                "cancel scope stack corrupted: a scope was exited before an inner one"
+            )
+        parent = self._parent
+        assert parent is not None
+        self._tasks.discard(task)
+        parent._tasks.add(task)
+        task._cancel_scope = parent
+        self._detach()
+        self._exited = True
+        if self._timer_entry is not None:
+            assert self._runner is not None
+            self._runner.drop_timer(self)
+        if exc is None or not self._cancel_called:
+            return exc
+        # Our cancellation is ours to catch only if the parent's is not visible too.
+        if not self._shield and parent._effective:
+            return exc
+        if isinstance(exc, Cancelled):
+            self.cancelled_caught = True
+            return None
+        if isinstance(exc, BaseExceptionGroup):
+            matched, rest = exc.split(Cancelled)
+            if matched is not None:
+                self.cancelled_caught = True
+            return rest
+        return exc
+
+    # -- the tree -------------------------------------------------------------
+
+    def _attach(self, parent: CancelScope) -> None:
+        self._parent = parent
+        if parent._children is None:
+            parent._children = set()
+        parent._children.add(self)
+
+    def _detach(self) -> None:
+        parent = self._parent
+        if parent is not None and parent._children is not None:
+            parent._children.discard(self)
+
+    def _recompute(self) -> None:
+        """Refresh ``_effective`` here and below; wake tasks newly cancelled."""
+        parent = self._parent
+        effective = self._cancel_called or (
+            not self._shield and parent is not None and parent._effective
+        )
+        if effective == self._effective:
+            return
+        self._effective = effective
+        if effective and self._tasks:
+            runner = self._runner
+            assert runner is not None
+            for task in list(self._tasks):
+                runner.deliver_cancel(task)
+        if self._children:
+            for child in list(self._children):
+                child._recompute()
+
+    # -- public API -----------------------------------------------------------
+
+    def cancel(self, reason: str | None = None) -> None:
+        """Cancel everything in this scope, now and until it exits."""
+        if self._cancel_called:
+            return
+        self._cancel_called = True
+        self._reason = reason
+        if self._timer_entry is not None and self._runner is not None:
+            self._runner.drop_timer(self)
+        if self._owner is not None:
+            self._recompute()
+
+    @property
+    def cancel_called(self) -> bool:
+        """Whether ``cancel()`` was called or the deadline expired."""
+        return self._cancel_called
+
+    @property
+    def cancel_reason(self) -> str | None:
+        return self._reason
+
+    @property
+    def deadline(self) -> float:
+        """When the scope cancels itself (``math.inf`` for never); mutable."""
+        return self._deadline
+
+    @deadline.setter
+    def deadline(self, new_deadline: float) -> None:
+        new_deadline = _check_deadline(new_deadline)
+        self._deadline = new_deadline
+        self._relative_deadline = _INF
+        runner = self._runner
+        if runner is None or self._cancel_called or self._exited:
+            return
+        if self._timer_entry is not None:
+            runner.drop_timer(self)
+        if new_deadline != _INF:
+            runner.add_timer(self)
+
+    @property
+    def relative_deadline(self) -> float:
+        return self._relative_deadline
+
+    @property
+    def shield(self) -> bool:
+        """While true, cancellation from outside does not reach inside."""
+        return self._shield
+
+    @shield.setter
+    def shield(self, new_value: bool) -> None:
+        if not isinstance(new_value, bool):
+            raise TypeError("shield must be a bool")
+        if new_value == self._shield:
+            return
+        self._shield = new_value
+        if self._owner is not None:
+            self._recompute()
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self._cancel_called else "active"
+        return f"<pike.CancelScope {state} deadline={self._deadline} shield={self._shield}>"
+
+
+# -- convenience constructors ---------------------------------------------------
+
+
+def _check_seconds(seconds: float) -> float:
+    if not isinstance(seconds, (int, float)):
+        raise TypeError(f"timeout must be a number, not {type(seconds).__name__}")
+    if math.isnan(seconds):
+        raise ValueError("timeout must not be NaN")
+    if seconds < 0:
+        raise ValueError("timeout must be non-negative")
+    return float(seconds)
+
+
+def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
+    """A scope that is cancelled at ``deadline`` (absolute, on pike's clock)."""
+    return CancelScope(deadline=deadline, shield=shield)
+
+
+def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
+    """A scope cancelled ``seconds`` after it is entered."""
+    return CancelScope(relative_deadline=_check_seconds(seconds), shield=shield)
+
+
+@contextmanager
+def _failing(scope: CancelScope) -> Generator[CancelScope, None, None]:
+    with scope:
+        yield scope
+    if scope.cancelled_caught:
+        raise TooSlowError
+
+
+def fail_at(deadline: float, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
+    """Like ``move_on_at``, but raise ``TooSlowError`` if the deadline expires."""
+    return _failing(CancelScope(deadline=deadline, shield=shield))
+
+
+def fail_after(seconds: float, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
+    """Like ``move_on_after``, but raise ``TooSlowError`` if the deadline expires."""
+    return _failing(CancelScope(relative_deadline=_check_seconds(seconds), shield=shield))
+
+
+def current_effective_deadline() -> float:
+    """The deadline the current task is really subject to (-inf if cancelled)."""
+    scope: CancelScope | None = _state.current_task()._cancel_scope
+    if scope is not None and scope._effective:
+        return -_INF
+    deadline = _INF
+    while scope is not None:
+        if scope._deadline < deadline:
+            deadline = scope._deadline
+        if scope._shield:
+            break
+        scope = scope._parent
+    return deadline

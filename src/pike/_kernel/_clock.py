@@ -1,0 +1,37 @@
+"""Clocks: where the kernel gets the time and how long it may sleep."""
+
+from __future__ import annotations
+
+import abc
+import time
+
+
+class Clock(abc.ABC):
+    """The interface the run loop needs from a clock (trio's ``Clock`` shape)."""
+
+    @abc.abstractmethod
+    def start_clock(self) -> None:
+        """Called once, just before the run starts."""
+
+    @abc.abstractmethod
+    def current_time(self) -> float:
+        """The current time, in seconds, on this clock."""
+
+    @abc.abstractmethod
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        """How many real seconds to block in the notifier to reach ``deadline``."""
+
+
+class SystemClock(Clock):
+    """``time.monotonic``: never goes backwards, unaffected by wall-clock changes."""
+
+    __slots__ = ()
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return time.monotonic()
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        return deadline - time.monotonic()

@@ -1,0 +1,95 @@
+"""ParkingLot: a fair FIFO queue of parked tasks; every lock is built on it."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from . import _state
+from ._task import Task
+from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
+
+
+class ParkingLotStatistics:
+    __slots__ = ("tasks_waiting",)
+
+    def __init__(self, tasks_waiting: int) -> None:
+        self.tasks_waiting = tasks_waiting
+
+    def __repr__(self) -> str:
+        return f"ParkingLotStatistics(tasks_waiting={self.tasks_waiting})"
+
+
+class ParkingLot:
+    """Tasks park here and are woken oldest first.
+
+    An OrderedDict gives O(1) append, pop-oldest and removal-by-task (needed
+    when a parked task is cancelled).
+    """
+
+    __slots__ = ("_parked",)
+
+    def __init__(self) -> None:
+        self._parked: OrderedDict[Task, None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._parked)
+
+    def __bool__(self) -> bool:
+        return bool(self._parked)
+
+    async def park(self) -> Any:
+        """Park the current task until unparked (or cancelled)."""
+        task = _state.current_task()
+        parked = self._parked
+        parked[task] = None
+
+        def abort(raise_cancel: RaiseCancelT) -> Abort:
+            del parked[task]
+            return Abort.SUCCEEDED
+
+        return await wait_task_rescheduled(abort)
+
+    def _pop(self, count: float) -> Iterator[Task]:
+        parked = self._parked
+        while count > 0 and parked:
+            task, _ = parked.popitem(last=False)
+            count -= 1
+            yield task
+
+    def unpark(self, *, count: float = 1, value: Any = None) -> list[Task]:
+        """Wake up to ``count`` tasks, oldest first; return them."""
+        if count < 0:
+            raise ValueError("count must be non-negative")
+        runner = _state.runner()
+        woken = list(self._pop(count))
+        for task in woken:
+            runner.reschedule(task, value)
+        return woken
+
+    def unpark_all(self, value: Any = None) -> list[Task]:
+        return self.unpark(count=len(self._parked), value=value)
+
+    def repark(self, new_lot: ParkingLot, *, count: float = 1) -> None:
+        """Move up to ``count`` parked tasks to ``new_lot`` without waking them."""
+        if not isinstance(new_lot, ParkingLot):
+            raise TypeError("new_lot must be a ParkingLot")
+        for task in self._pop(count):
+            new_lot._parked[task] = None
+            task._abort_fn = new_lot._abort_for(task)
+
+    def repark_all(self, new_lot: ParkingLot) -> None:
+        self.repark(new_lot, count=len(self._parked))
+
+    def _abort_for(self, task: Task) -> Any:
+        parked = self._parked
+
+        def abort(raise_cancel: RaiseCancelT) -> Abort:
+            del parked[task]
+            return Abort.SUCCEEDED
+
+        return abort
+
+    def statistics(self) -> ParkingLotStatistics:
+        return ParkingLotStatistics(len(self._parked))

@@ -1,0 +1,593 @@
+"""The run loop: a ready queue, a deadline heap and a notifier.
+
+One iteration: block in the notifier (not at all if tasks are ready), cancel
+the scopes whose deadline passed, run callbacks posted from other threads, then
+run every task that was ready at the start of the batch once. Tasks rescheduled
+during a batch run in the next one, after I/O has been polled again, so a busy
+task cannot starve I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import contextvars
+import inspect
+import itertools
+import math
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import sniffio
+
+from .._notifier import Notifier, default_notifier
+from . import _state
+from ._asyncgens import AsyncGenTracker
+from ._cancel import CancelScope
+from ._clock import Clock, SystemClock
+from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
+from ._nursery import Nursery, open_nursery
+from ._task import Task
+from ._traps import (
+    CHECKPOINT,
+    SHIELDED_CHECKPOINT,
+    Abort,
+    RaiseCancelT,
+    _raise_cancelled,
+    wait_task_rescheduled,
+)
+
+_INF = math.inf
+
+
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# In Task._next_exc: "check for cancellation when resuming" (a plain checkpoint
+# checks after the yield, so deadlines that passed meanwhile are seen).
+_CHECK = _Marker("<check cancel>")
+# In Task._abort_fn: parked, but the abort function already declined.
+_ABORT_DECLINED = _Marker("<abort declined>")
+
+
+def coroutine_or_error(async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
+    """Call ``async_fn(*args)`` and insist on getting a coroutine back."""
+    if inspect.iscoroutine(async_fn):
+        async_fn.close()
+        raise TypeError(
+            "pike expected an async function, but got a coroutine object: "
+            "pass the function and its arguments separately, e.g. "
+            "start_soon(fn, arg) rather than start_soon(fn(arg))"
+        )
+    if not callable(async_fn):
+        raise TypeError(f"expected an async function, got {async_fn!r}")
+    coro = async_fn(*args)
+    if isinstance(coro, Coroutine) and not inspect.isgenerator(coro):
+        return coro
+    if inspect.isawaitable(coro):
+        if hasattr(coro, "cancel"):  # an asyncio Future/Task
+            coro.cancel()
+        raise TypeError(
+            f"{async_fn!r} returned {coro!r}, which is awaitable but not a coroutine; "
+            "pike runs coroutines from async functions only"
+        )
+    raise TypeError(
+        f"pike expected an async function, but {async_fn!r} returned {coro!r}: "
+        "is it missing 'async def'?"
+    )
+
+
+def _task_name(async_fn: Any, name: object) -> str:
+    if name is not None:
+        return name if isinstance(name, str) else repr(name)
+    fn = async_fn
+    while hasattr(fn, "func"):  # functools.partial
+        fn = fn.func
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or repr(fn)
+    return f"{module}.{qualname}" if module else qualname
+
+
+class RunToken:
+    """Lets any thread schedule a callback in the run: ``run_sync_soon``."""
+
+    __slots__ = ("_runner",)
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def run_sync_soon(
+        self, sync_fn: Callable[..., object], *args: Any, idempotent: bool = False
+    ) -> None:
+        """Call ``sync_fn(*args)`` in the run's thread soon. Thread-safe.
+
+        With ``idempotent=True`` a callback already queued with equal
+        (fn, args) is not queued again. Raises ``RunFinishedError`` once the
+        run is over. Exceptions from the callback crash the run.
+        """
+        runner = self._runner
+        if runner.closed:
+            raise RunFinishedError("the pike run this token belongs to has finished")
+        if idempotent:
+            runner.idempotent_entries[(sync_fn, args)] = None
+        else:
+            runner.entries.append((sync_fn, args))
+        if runner.polling or threading.get_ident() != runner.thread_id:
+            runner.notifier.wake()
+
+    def __repr__(self) -> str:
+        return f"<pike.lowlevel.RunToken for {self._runner!r}>"
+
+
+class Runner:
+    """The state of one ``pike.run``."""
+
+    def __init__(self, clock: Clock | None, notifier: Notifier | None) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.notifier: Notifier = notifier if notifier is not None else default_notifier()
+        self.runq: collections.deque[Task] = collections.deque()
+        from ._timers import Timers
+
+        self.timers = Timers()
+        self.entries: collections.deque[tuple[Callable[..., object], tuple[Any, ...]]] = (
+            collections.deque()
+        )
+        self.idempotent_entries: dict[tuple[Callable[..., object], tuple[Any, ...]], None] = {}
+        self.token = RunToken(self)
+        self.thread_id = threading.get_ident()
+        self.polling = False
+        self.closed = False
+        self.ki_pending = False
+        # A MockClock's autojump; the clock updates it if changed mid-run.
+        self.autojump_threshold: float = getattr(self.clock, "autojump_threshold", _INF)
+        # wait_all_tasks_blocked: sorted [(cushion, tiebreak, task)]
+        self.idle_waiters: list[tuple[float, int, Task]] = []
+        self._idle_counter = itertools.count()
+        self.runvars: dict[Any, Any] = {}
+        self.asyncgens = AsyncGenTracker(self)
+        self.system_context = contextvars.copy_context()
+        self.init_task: Task | None = None
+        self.main_task: Task | None = None
+        self.system_nursery: Nursery | None = None
+        self.main_outcome: tuple[Any, BaseException | None] | None = None
+        self.system_errors: list[BaseException] = []
+        self._stop = False
+        self._prev_sigint: Any = None
+        self._prev_sniffio: str | None = None
+        self.thread_cache: Any = None  # created on first to_thread use
+        self.notifier.attach(self)
+
+    def __repr__(self) -> str:
+        return f"<pike Runner notifier={self.notifier.name}>"
+
+    # -- scheduling primitives -----------------------------------------------------
+
+    def reschedule(self, task: Task, value: Any = None) -> None:
+        if task._abort_fn is None:
+            raise RuntimeError(f"{task!r} is not parked; it cannot be rescheduled")
+        task._abort_fn = None
+        task._next_value = value
+        self.runq.append(task)
+
+    def reschedule_error(self, task: Task, exc: BaseException) -> None:
+        if task._abort_fn is None:
+            raise RuntimeError(f"{task!r} is not parked; it cannot be rescheduled")
+        task._abort_fn = None
+        task._next_exc = exc
+        self.runq.append(task)
+
+    def deliver_cancel(self, task: Task) -> None:
+        """Ask a parked task's abort function to let it take its Cancelled."""
+        abort = task._abort_fn
+        if abort is None or abort is _ABORT_DECLINED:
+            return
+        task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
+        result = abort(_raise_cancelled)  # type: ignore[operator]
+        if result is Abort.SUCCEEDED:
+            self.reschedule_error(task, Cancelled._create(task._cancel_scope_reason()))
+        elif result is not Abort.FAILED:
+            raise PikeInternalError(f"abort function returned {result!r}, not an Abort")
+
+    def add_timer(self, scope: CancelScope) -> None:
+        self.timers.add(scope)
+
+    def drop_timer(self, scope: CancelScope) -> None:
+        self.timers.drop(scope)
+
+    # -- spawning ------------------------------------------------------------------
+
+    def spawn(
+        self,
+        async_fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        nursery: Nursery | None,
+        name: object,
+        context: contextvars.Context | None = None,
+    ) -> Task:
+        coro = coroutine_or_error(async_fn, args)
+        if context is None:
+            context = contextvars.copy_context()
+        if nursery is None:
+            scope = CancelScope()
+            scope._runner = self
+            scope._owner = None
+        else:
+            scope = nursery.cancel_scope
+        task = Task(coro, _task_name(async_fn, name), context, nursery, scope)
+        if nursery is not None:
+            nursery._children.add(task)
+        scope._tasks.add(task)
+        self.runq.append(task)
+        return task
+
+    def spawn_system(
+        self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: object = None,
+        context: contextvars.Context | None = None,
+    ) -> Task:
+        if self.system_nursery is None or self.system_nursery._closed:
+            raise RuntimeError("the run is shutting down; no new system tasks")
+        if context is None:
+            context = self.system_context.copy()
+        return self.spawn(async_fn, args, self.system_nursery, name, context)
+
+    def _task_exited(self, task: Task, value: Any, exc: BaseException | None) -> None:
+        scope = task._cancel_scope
+        if scope is not task._root_scope:
+            # The task returned from inside a cancel scope it never exited (an
+            # abandoned generator-based context manager, say). Unwind the tree.
+            while scope is not task._root_scope and scope._parent is not None:
+                scope._tasks.discard(task)
+                scope._detach()
+                scope = scope._parent
+            task._cancel_scope = scope
+            error = RuntimeError(f"{task!r} exited without leaving all its cancel scopes")
+            error.__context__ = exc
+            exc = error
+        scope._tasks.discard(task)
+        nursery = task._parent_nursery
+        if task is self.main_task:
+            self.main_outcome = (value, exc)
+            exc = None
+        elif task is self.init_task:
+            if exc is not None:
+                self.system_errors.append(exc)
+            self._stop = True
+            return
+        elif nursery is self.system_nursery and exc is not None:
+            if not isinstance(exc, Cancelled):
+                self.system_errors.append(exc)
+                self.system_nursery.cancel_scope.cancel()  # type: ignore[union-attr]
+            exc = None
+        if nursery is not None:
+            nursery._child_finished(task, exc)
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _run_until(self, until: Callable[[], bool] | None) -> None:
+        runq = self.runq
+        entries = self.entries
+        timers = self.timers
+        clock = self.clock
+        notifier_wait = self.notifier.wait
+        local = _state.local
+        task_exited = self._task_exited
+        while not self._stop:
+            if until is not None and until():
+                return
+            idle = 0
+            if runq or entries or self.idempotent_entries:
+                timeout = 0.0
+            else:
+                deadline = timers.next_deadline()
+                timeout = _INF if deadline == _INF else clock.deadline_to_sleep_time(deadline)
+                if self.idle_waiters and self.idle_waiters[0][0] <= timeout:
+                    timeout = self.idle_waiters[0][0]
+                    idle = 1
+                if self.autojump_threshold <= timeout and deadline != _INF:
+                    timeout = self.autojump_threshold
+                    idle = 2
+                self.polling = True
+            events = notifier_wait(timeout)
+            self.polling = False
+            if timers.heap:
+                for scope in timers.pop_expired(clock.current_time()):
+                    scope.cancel("deadline exceeded")
+            if entries or self.idempotent_entries:
+                self._run_entries()
+            if self.ki_pending:
+                self._deliver_ki()
+            if idle and not events and not runq:
+                if idle == 1:
+                    self._wake_idle_waiters()
+                else:
+                    jump = getattr(clock, "_autojump", None)
+                    if jump is not None:
+                        jump(timers.next_deadline())
+            for _ in range(len(runq)):
+                task = runq.popleft()
+                local.task = task
+                exc = task._next_exc
+                try:
+                    if exc is None:
+                        value = task._next_value
+                        task._next_value = None
+                        yielded = task.context.run(task.coro.send, value)
+                    else:
+                        task._next_exc = None
+                        if exc is _CHECK:
+                            if task._cancel_scope._effective:
+                                exc = Cancelled._create(task._cancel_scope_reason())
+                                yielded = task.context.run(task.coro.throw, exc)
+                            else:
+                                yielded = task.context.run(task.coro.send, None)
+                        else:
+                            yielded = task.context.run(task.coro.throw, exc)
+                except StopIteration as stop:
+                    local.task = None
+                    task_exited(task, stop.value, None)
+                    continue
+                except BaseException as error:
+                    local.task = None
+                    task_exited(task, None, error.with_traceback(error.__traceback__))
+                    del error
+                    continue
+                if yielded is CHECKPOINT:
+                    task._next_exc = _CHECK
+                    runq.append(task)
+                elif yielded is SHIELDED_CHECKPOINT:
+                    runq.append(task)
+                elif callable(yielded):
+                    task._abort_fn = yielded
+                    if task._cancel_scope._effective:
+                        self.deliver_cancel(task)
+                else:
+                    task._next_exc = TypeError(
+                        f"pike tasks cannot await {yielded!r}: it belongs to another "
+                        "async library (use pike's or anyio's API instead)"
+                    )
+                    runq.append(task)
+            local.task = None
+
+    def _run_entries(self) -> None:
+        entries = self.entries
+        for _ in range(len(entries)):
+            fn, args = entries.popleft()
+            self._call_entry(fn, args)
+        if self.idempotent_entries:
+            batch, self.idempotent_entries = self.idempotent_entries, {}
+            for fn, args in batch:
+                self._call_entry(fn, args)
+
+    def _call_entry(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self.system_errors.append(exc)
+            if self.init_task is not None:
+                self.init_task._root_scope.cancel()
+
+    def _wake_idle_waiters(self) -> None:
+        waiters = self.idle_waiters
+        cushion = waiters[0][0]
+        while waiters and waiters[0][0] == cushion:
+            _, _, task = waiters.pop(0)
+            self.reschedule(task, None)
+
+    def _deliver_ki(self) -> None:
+        self.ki_pending = False
+        self.ki_delivered = True
+        if self.init_task is not None:
+            self.init_task._root_scope.cancel("KeyboardInterrupt")
+
+    # -- run lifetime ----------------------------------------------------------------
+
+    async def _init(self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        async with open_nursery() as system_nursery:
+            self.system_nursery = system_nursery
+            async with open_nursery() as main_nursery:
+                try:
+                    self.main_task = self.spawn(async_fn, args, main_nursery, None)
+                except BaseException as exc:
+                    self.main_outcome = (None, exc)
+                    return
+            await self.asyncgens.finalize_remaining()
+            system_nursery.cancel_scope.cancel()
+
+    def begin(self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        """Create the root task; nothing runs until the loop is driven."""
+        self.ki_delivered = False
+        self.init_task = self.spawn(self._init, (async_fn, args), None, "<init>",
+                                    self.system_context.copy())
+        self.clock.start_clock()
+
+    def drive(self, until: Callable[[], bool] | None = None) -> bool:
+        """Run the loop until ``until()`` is true or the run ends; True if it ended."""
+        if _state.local.runner is not None:
+            raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
+        self._install()
+        try:
+            self._run_until(until)
+        finally:
+            self._uninstall()
+        return self._stop
+
+    def _install(self) -> None:
+        _state.local.runner = self
+        self._prev_sniffio = sniffio.thread_local.name
+        sniffio.thread_local.name = "pike"
+        self.asyncgens.install()
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _uninstall(self) -> None:
+        if self._prev_sigint is not None:
+            signal.signal(signal.SIGINT, self._prev_sigint)
+            self._prev_sigint = None
+        self.asyncgens.uninstall()
+        sniffio.thread_local.name = self._prev_sniffio
+        _state.local.runner = None
+        _state.local.task = None
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        # Runs between bytecodes of whatever the main thread was doing; only
+        # flag it and make sure a blocked notifier wait returns.
+        self.ki_pending = True
+        self.notifier.wake()
+
+    def close(self) -> Any:
+        """Release resources and return (or raise) the main task's outcome."""
+        self.closed = True
+        if self.thread_cache is not None:
+            self.thread_cache.shutdown()
+        self.notifier.close()
+        if self.ki_delivered:
+            raise KeyboardInterrupt
+        if self.system_errors:
+            raise PikeInternalError("a system task or callback crashed") from (
+                self.system_errors[0]
+                if len(self.system_errors) == 1
+                else BaseExceptionGroup("system task errors", self.system_errors)
+            )
+        assert self.main_outcome is not None
+        value, exc = self.main_outcome
+        if exc is not None:
+            try:
+                raise exc
+            finally:
+                del exc
+        return value
+
+
+def _check_run_args(async_fn: object) -> None:
+    if _state.local.runner is not None:
+        raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
+    if inspect.iscoroutine(async_fn):
+        async_fn.close()
+        raise TypeError(
+            "pike.run() expects an async function, not a coroutine object: "
+            "write pike.run(main) rather than pike.run(main())"
+        )
+
+
+def run(
+    async_fn: Callable[..., Awaitable[Any]],
+    *args: Any,
+    clock: Clock | None = None,
+    notifier: Notifier | str | None = None,
+) -> Any:
+    """Run ``async_fn(*args)`` as the main task of a new run; return its result.
+
+    ``notifier`` picks the OS facility ("epoll", "poll", or an instance);
+    ``clock`` may be a ``pike.testing.MockClock``.
+    """
+    _check_run_args(async_fn)
+    runner = Runner(clock, _make_notifier(notifier))
+    try:
+        runner.begin(async_fn, args)
+        runner.drive()
+    except BaseException:
+        runner.closed = True
+        raise
+    return runner.close()
+
+
+def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
+    if notifier is None or isinstance(notifier, Notifier):
+        return notifier
+    from .._notifier import notifier_by_name
+
+    return notifier_by_name(notifier)
+
+
+class SteppedRun:
+    """A run driven piece by piece from synchronous code (test runners).
+
+    ``run_until(predicate)`` drives the loop until ``predicate()`` holds; the
+    run's tasks stay alive between calls. ``finish()`` drives it to the end.
+    """
+
+    def __init__(
+        self,
+        async_fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        clock: Clock | None = None,
+        notifier: Notifier | str | None = None,
+    ) -> None:
+        _check_run_args(async_fn)
+        self._runner = Runner(clock, _make_notifier(notifier))
+        self._runner.begin(async_fn, args)
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        return self._runner._stop
+
+    def run_until(self, predicate: Callable[[], bool]) -> None:
+        if self._finished:
+            raise RuntimeError("the run has already finished")
+        self._runner.drive(predicate)
+
+    def finish(self) -> Any:
+        if self._finished:
+            raise RuntimeError("the run has already finished")
+        self._finished = True
+        self._runner.drive()
+        return self._runner.close()
+
+
+# -- lowlevel helpers that need the runner ---------------------------------------------
+
+
+def current_root_task() -> Task | None:
+    return _state.runner().init_task
+
+
+def current_token() -> RunToken:
+    return _state.runner().token
+
+
+def current_clock() -> Clock:
+    return _state.runner().clock
+
+
+def current_time() -> float:
+    """The current time on the run's clock."""
+    return _state.runner().clock.current_time()
+
+
+def spawn_system_task(
+    async_fn: Callable[..., Awaitable[Any]],
+    *args: Any,
+    name: object = None,
+    context: contextvars.Context | None = None,
+) -> Task:
+    """Start a task that lives until the run ends; its errors crash the run."""
+    return _state.runner().spawn_system(async_fn, args, name, context)
+
+
+async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
+    """Wait until every other task has been blocked for ``cushion`` seconds."""
+    if math.isnan(cushion) or cushion < 0:
+        raise ValueError("cushion must be a non-negative number")
+    runner = _state.runner()
+    task = _state.current_task()
+    entry = (float(cushion), next(runner._idle_counter), task)
+    bisect.insort(runner.idle_waiters, entry)
+
+    def abort(raise_cancel: RaiseCancelT) -> Abort:
+        runner.idle_waiters.remove(entry)
+        return Abort.SUCCEEDED
+
+    await wait_task_rescheduled(abort)

@@ -1,0 +1,97 @@
+"""The kernel's unit of concurrency."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._cancel import CancelScope
+    from ._nursery import Nursery
+    from ._traps import AbortFn
+
+
+class Task:
+    """A coroutine the kernel drives, with its place in the task tree.
+
+    The ``_next_*`` slots hold what the task receives when it next runs; a
+    parked task has ``_abort_fn`` set and is in no queue.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_abort_fn",
+        "_cancel_scope",
+        "_child_nurseries",
+        "_eventual_parent_nursery",
+        "_next_exc",
+        "_next_value",
+        "_parent_nursery",
+        "_root_scope",
+        "context",
+        "coro",
+        "custom_sleep_data",
+        "name",
+    )
+
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: str,
+        context: contextvars.Context,
+        parent_nursery: Nursery | None,
+        scope: CancelScope,
+    ) -> None:
+        self.coro = coro
+        self.name = name
+        self.context = context
+        self._parent_nursery = parent_nursery
+        self._eventual_parent_nursery: Nursery | None = None
+        self._child_nurseries: list[Nursery] = []
+        # The scope the task was spawned under; its own scopes hang below it.
+        self._root_scope = scope
+        self._cancel_scope = scope
+        self._abort_fn: AbortFn | None = None
+        self._next_value: Any = None
+        self._next_exc: BaseException | object | None = None
+        self.custom_sleep_data: Any = None
+
+    @property
+    def parent_nursery(self) -> Nursery | None:
+        """The nursery this task runs in (None for the root task)."""
+        return self._parent_nursery
+
+    @property
+    def eventual_parent_nursery(self) -> Nursery | None:
+        """For a task started with ``nursery.start()``: where it will move."""
+        return self._eventual_parent_nursery
+
+    @property
+    def child_nurseries(self) -> list[Nursery]:
+        """The nurseries this task has open, outermost first."""
+        return list(self._child_nurseries)
+
+    def _cancel_scope_reason(self) -> str | None:
+        """The reason given to the cancel() that reaches this task, if any."""
+        scope: CancelScope | None = self._cancel_scope
+        while scope is not None:
+            if scope._cancel_called:
+                return scope._reason
+            if scope._shield:
+                return None
+            scope = scope._parent
+        return None
+
+    def iter_await_frames(self) -> Any:
+        """Yield (frame, lineno) down the chain of awaits, innermost last."""
+        coro: Any = self.coro
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is None:
+                return
+            yield frame, frame.f_lineno
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+
+    def __repr__(self) -> str:
+        return f"<pike.lowlevel.Task {self.name!r} at {id(self):#x}>"

@@ -1,0 +1,187 @@
+"""``to_thread.run_sync`` and the ``from_thread`` calls back into the run.
+
+A blocking call runs in a cached worker thread; its outcome comes back through
+``run_sync_soon`` (the notifier's cross-thread wake-up), which reschedules the
+waiting task. Worker threads remember which run (and which task) sent them, so
+``from_thread`` knows where to go without being told.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import outcome
+
+from . import _state
+from ._exceptions import Cancelled, RunFinishedError
+from ._runner import RunToken
+from ._runvar import RunVar
+from ._thread_cache import ThreadCache
+from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
+
+T = TypeVar("T")
+
+DEFAULT_THREAD_LIMIT = 40
+_limiter_var: RunVar[Any] = RunVar("pike default thread limiter")
+
+
+def current_default_thread_limiter() -> Any:
+    """The CapacityLimiter (40 tokens) that ``to_thread.run_sync`` uses by default."""
+    from .._sync import CapacityLimiter
+
+    try:
+        return _limiter_var.get()
+    except LookupError:
+        limiter = CapacityLimiter(DEFAULT_THREAD_LIMIT)
+        _limiter_var.set(limiter)
+        return limiter
+
+
+class _WorkerContext:
+    """What a worker thread knows about the run and the task that sent it."""
+
+    __slots__ = ("task", "token")
+
+    def __init__(self, token: RunToken, task: Any) -> None:
+        self.token = token
+        self.task = task
+
+
+async def to_thread_run_sync(
+    sync_fn: Callable[..., T],
+    *args: Any,
+    thread_name: str | None = None,
+    abandon_on_cancel: bool = False,
+    limiter: Any = None,
+) -> T:
+    """Run ``sync_fn(*args)`` in a worker thread and wait for its result.
+
+    Cancellation waits for the thread to finish, unless ``abandon_on_cancel``
+    is true: then the task is cancelled at once and the thread's eventual
+    result is discarded (it still holds its limiter token until it ends).
+    """
+    if not callable(sync_fn):
+        raise TypeError(f"{sync_fn!r} is not callable")
+    if limiter is None:
+        limiter = current_default_thread_limiter()
+    runner = _state.runner()
+    task = _state.current_task()
+    placeholder = object()
+    await limiter.acquire_on_behalf_of(placeholder)
+    if runner.thread_cache is None:
+        runner.thread_cache = ThreadCache()
+    context = contextvars.copy_context()
+    worker_context = _WorkerContext(runner.token, task)
+    abandoned = False
+
+    def in_thread() -> T:
+        local = _state.local
+        local.worker_token = worker_context
+        if thread_name is not None:
+            threading.current_thread().name = thread_name
+        try:
+            return context.run(sync_fn, *args)
+        finally:
+            local.worker_token = None
+
+    def back_in_run(result: outcome.Outcome[T]) -> None:
+        limiter.release_on_behalf_of(placeholder)
+        if not abandoned:
+            if isinstance(result, outcome.Error):
+                runner.reschedule_error(task, result.error)
+            else:
+                runner.reschedule(task, result.value)
+
+    def deliver(result: outcome.Outcome[T]) -> None:
+        try:
+            runner.token.run_sync_soon(back_in_run, result)
+        except RunFinishedError:
+            pass  # an abandoned thread outlived the run; nobody wants its result
+
+    try:
+        runner.thread_cache.start(in_thread, deliver)
+    except BaseException:
+        limiter.release_on_behalf_of(placeholder)
+        raise
+
+    def abort(raise_cancel: RaiseCancelT) -> Abort:
+        nonlocal abandoned
+        if abandon_on_cancel:
+            abandoned = True
+            return Abort.SUCCEEDED
+        return Abort.FAILED
+
+    return await wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+
+
+def _worker_context(token: RunToken | None) -> tuple[RunToken, Any]:
+    if _state.local.runner is not None:
+        raise RuntimeError(
+            "this function blocks, so it must not be called from the pike run's own thread; "
+            "just await the function directly"
+        )
+    if token is not None:
+        return token, None
+    ctx = _state.local.worker_token
+    if ctx is None:
+        raise RuntimeError(
+            "this thread was not started by pike.to_thread.run_sync; pass token= "
+            "(from pike.lowlevel.current_token()) to reach the run"
+        )
+    return ctx.token, ctx.task
+
+
+def _wait_in_thread(post: Callable[[Callable[[outcome.Outcome[Any]], None]], None]) -> Any:
+    done = threading.Event()
+    box: list[outcome.Outcome[Any]] = []
+
+    def put(result: outcome.Outcome[Any]) -> None:
+        box.append(result)
+        done.set()
+
+    post(put)
+    done.wait()
+    return box[0].unwrap()
+
+
+def from_thread_run_sync(fn: Callable[..., T], *args: Any, token: RunToken | None = None) -> T:
+    """From a worker thread: call ``fn(*args)`` in the run's thread, return its result."""
+    run_token, _ = _worker_context(token)
+
+    def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
+        run_token.run_sync_soon(lambda: put(outcome.capture(fn, *args)))
+
+    return _wait_in_thread(post)  # type: ignore[no-any-return]
+
+
+def from_thread_run(
+    afn: Callable[..., Awaitable[T]], *args: Any, token: RunToken | None = None
+) -> T:
+    """From a worker thread: run ``await afn(*args)`` in the run, return its result."""
+    run_token, _ = _worker_context(token)
+
+    def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
+        async def runner_task() -> None:
+            put(await outcome.acapture(afn, *args))
+
+        def spawn() -> None:
+            try:
+                _state.runner().spawn_system(runner_task, (), getattr(afn, "__name__", None))
+            except BaseException as exc:
+                put(outcome.Error(exc))
+
+        run_token.run_sync_soon(spawn)
+
+    return _wait_in_thread(post)  # type: ignore[no-any-return]
+
+
+def from_thread_check_cancelled() -> None:
+    """From a worker thread: raise Cancelled if the task waiting on us is cancelled."""
+    ctx = _state.local.worker_token
+    if ctx is None:
+        raise RuntimeError("this thread was not started by pike.to_thread.run_sync")
+    if ctx.task is not None and ctx.task._cancel_scope._effective:
+        raise Cancelled._create()

@@ -1,0 +1,88 @@
+"""The interface between the run loop and an OS notification facility.
+
+The kernel only ever calls ``attach``, ``wait``, ``wake`` and ``close``: it
+never sees fds or handles. Readiness-based notifiers (epoll, kqueue, poll) also
+implement the ``Reactor`` methods that pike's sockets and ``wait_readable`` use;
+a completion-based one (IOCP, io_uring) would instead offer its own submission
+methods to its own socket module. Either way the kernel stays untouched.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._handle import Handle
+    from .._kernel._runner import Runner
+
+
+class Notifier(abc.ABC):
+    """What the run loop needs: block until something happens, and be woken."""
+
+    name: str = "?"
+
+    @abc.abstractmethod
+    def attach(self, runner: Runner) -> None:
+        """Bind to the run whose tasks this notifier will wake."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float) -> int:
+        """Block up to ``timeout`` seconds (0: poll; inf: until woken).
+
+        Reschedules the tasks whose operations became ready and returns how many
+        OS events were seen (0 means the timeout elapsed quietly).
+        """
+
+    @abc.abstractmethod
+    def wake(self) -> None:
+        """Make a concurrent or upcoming ``wait`` return soon. Thread-safe."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release OS resources; called once, after the run."""
+
+
+class Reactor(Notifier):
+    """A readiness notifier: tasks park on an fd's handle until it is ready."""
+
+    @abc.abstractmethod
+    def handle_for(self, fd: int) -> Handle:
+        """Register ``fd`` for the lifetime of its owner; returns its handle."""
+
+    @abc.abstractmethod
+    async def park_readable(self, handle: Handle) -> None:
+        """Park until the fd *becomes* readable; call only after EAGAIN."""
+
+    @abc.abstractmethod
+    async def park_writable(self, handle: Handle) -> None:
+        """Park until the fd *becomes* writable; call only after EAGAIN."""
+
+    @abc.abstractmethod
+    async def wait_readable(self, fd: int) -> None:
+        """Public wait: return when ``fd`` is readable, now or later."""
+
+    @abc.abstractmethod
+    async def wait_writable(self, fd: int) -> None:
+        """Public wait: return when ``fd`` is writable, now or later."""
+
+    @abc.abstractmethod
+    def notify_closing(self, fd: int) -> None:
+        """``fd`` is about to close: wake its waiters with ClosedResourceError and
+        forget it. Must be called *before* the fd is closed."""
+
+
+def fileno_of(obj: Any) -> int:
+    """Accept an int fd or anything with ``fileno()``, as trio does."""
+    if isinstance(obj, int):
+        fd = obj
+    else:
+        try:
+            fd = obj.fileno()
+        except AttributeError:
+            raise TypeError(f"expected an fd or an object with fileno(), got {obj!r}") from None
+        if not isinstance(fd, int):
+            raise TypeError(f"fileno() returned {fd!r}, not an int")
+    if fd < 0:
+        raise ValueError(f"invalid file descriptor {fd}")
+    return fd

@@ -1,0 +1,187 @@
+"""Edge-triggered epoll, the Linux notifier.
+
+Each fd is added once with EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET and stays
+registered until its owner closes it, so a blocking operation costs no
+``epoll_ctl`` at all: the operation tries its syscall, and only on EAGAIN parks
+on the handle. Edge-triggering is safe because of that order: EAGAIN proves the
+fd was not ready, so the next readiness is a new edge that epoll will report.
+
+Foreign fds (``wait_readable`` on a socket pike did not create) are registered
+only while someone waits on them, since pike cannot know when their owner
+closes them. Waking from other threads goes through an eventfd.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import select
+from typing import TYPE_CHECKING
+
+from .._handle import Handle
+from .._kernel._exceptions import BusyResourceError, ClosedResourceError
+from ._base import Reactor, fileno_of
+from ._waits import park_reader, park_writer
+
+if TYPE_CHECKING:
+    from .._kernel._runner import Runner
+
+_MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+_READ_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+_WRITE_EVENTS = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
+# epoll_wait takes an int of milliseconds; beyond this we simply wake and re-check.
+_MAX_TIMEOUT = 86400.0
+
+
+class EpollNotifier(Reactor):
+    name = "epoll"
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._handles: dict[int, Handle] = {}
+        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._epoll.register(self._wake_fd, select.EPOLLIN | select.EPOLLET)
+        self._runner: Runner | None = None
+
+    def attach(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def wait(self, timeout: float) -> int:
+        if timeout > _MAX_TIMEOUT:
+            timeout = _MAX_TIMEOUT if timeout != math.inf else -1
+        elif timeout < 0:
+            timeout = 0
+        events = self._epoll.poll(timeout)
+        if not events:
+            return 0
+        handles = self._handles
+        runner = self._runner
+        assert runner is not None
+        reschedule = runner.reschedule
+        for fd, mask in events:
+            handle = handles.get(fd)
+            if handle is None:
+                if fd == self._wake_fd:
+                    self._drain_wake_fd()
+                continue
+            if mask & _READ_EVENTS:
+                task = handle.reader
+                if task is not None:
+                    handle.reader = None
+                    reschedule(task, None)
+            if mask & _WRITE_EVENTS:
+                task = handle.writer
+                if task is not None:
+                    handle.writer = None
+                    reschedule(task, None)
+            if not handle.owned and handle.reader is None and handle.writer is None:
+                self._forget(handle)
+        return len(events)
+
+    def _drain_wake_fd(self) -> None:
+        try:
+            os.eventfd_read(self._wake_fd)
+        except BlockingIOError:
+            pass
+
+    def wake(self) -> None:
+        try:
+            os.eventfd_write(self._wake_fd, 1)
+        except (BlockingIOError, OSError):
+            # Counter saturated (a wake-up is pending anyway) or closed at shutdown.
+            pass
+
+    def close(self) -> None:
+        self._handles.clear()
+        self._epoll.close()
+        os.close(self._wake_fd)
+
+    # -- registration -------------------------------------------------------------
+
+    def handle_for(self, fd: int) -> Handle:
+        handle = self._handles.get(fd)
+        if handle is None:
+            handle = Handle(fd, owned=True)
+            self._epoll.register(fd, _MASK)
+            self._handles[fd] = handle
+        else:
+            handle.owned = True
+        return handle
+
+    def _forget(self, handle: Handle) -> None:
+        if self._handles.get(handle.fd) is handle:
+            del self._handles[handle.fd]
+        try:
+            self._epoll.unregister(handle.fd)
+        except OSError as exc:
+            # Already closed by its owner (EBADF), or never added (ENOENT).
+            if exc.errno not in (errno.EBADF, errno.ENOENT):
+                raise
+
+    def _arm(self, fd: int) -> Handle:
+        """Handle for a public wait, (re-)armed so epoll reports current readiness.
+
+        EPOLL_CTL_MOD makes an edge-triggered registration report the fd's
+        present state again, just as ADD does for a new one: data that arrived
+        before this call (whose edge was already consumed) is not missed.
+        """
+        handle = self._handles.get(fd)
+        if handle is None:
+            handle = Handle(fd, owned=False)
+            self._epoll.register(fd, _MASK)
+            self._handles[fd] = handle
+        else:
+            self._epoll.modify(fd, _MASK)
+        return handle
+
+    # -- waiting ------------------------------------------------------------------
+
+    async def park_readable(self, handle: Handle) -> None:
+        await park_reader(handle)
+
+    async def park_writable(self, handle: Handle) -> None:
+        await park_writer(handle)
+
+    async def wait_readable(self, fd: object) -> None:
+        await self._public_wait(fileno_of(fd), reading=True)
+
+    async def wait_writable(self, fd: object) -> None:
+        await self._public_wait(fileno_of(fd), reading=False)
+
+    async def _public_wait(self, fd: int, reading: bool) -> None:
+        existing = self._handles.get(fd)
+        if existing is not None and (existing.reader if reading else existing.writer):
+            raise BusyResourceError(
+                f"another task is already waiting for fd {fd} to become "
+                + ("readable" if reading else "writable")
+            )
+        handle = self._arm(fd)
+        try:
+            # Parking is the checkpoint: a pending cancellation aborts it at once.
+            if reading:
+                await park_reader(handle)
+            else:
+                await park_writer(handle)
+        finally:
+            if not handle.owned and handle.reader is None and handle.writer is None:
+                self._forget(handle)
+
+    def notify_closing(self, fd: object) -> None:
+        fd = fileno_of(fd)
+        handle = self._handles.pop(fd, None)
+        if handle is None:
+            return
+        runner = self._runner
+        assert runner is not None
+        for task in (handle.reader, handle.writer):
+            if task is not None:
+                runner.reschedule_error(
+                    task, ClosedResourceError("another task closed this fd")
+                )
+        handle.reader = handle.writer = None
+        try:
+            self._epoll.unregister(fd)
+        except OSError as exc:
+            if exc.errno not in (errno.EBADF, errno.ENOENT):
+                raise

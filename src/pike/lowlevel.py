@@ -1,0 +1,54 @@
+"""pike's low-level API: the kernel's primitives, for libraries built on pike."""
+
+from ._handle import Handle
+from ._kernel._parking import ParkingLot, ParkingLotStatistics
+from ._kernel._runner import (
+    RunToken,
+    SteppedRun,
+    current_clock,
+    current_root_task,
+    current_token,
+    spawn_system_task,
+)
+from ._kernel._runvar import RunVar, RunVarToken
+from ._kernel._state import current_task
+from ._kernel._task import Task
+from ._kernel._threads import current_default_thread_limiter
+from ._kernel._traps import (
+    Abort,
+    RaiseCancelT,
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    reschedule,
+    wait_task_rescheduled,
+)
+from ._lowlevel_io import current_notifier, notify_closing, wait_readable, wait_writable
+
+__all__ = [
+    "Abort",
+    "Handle",
+    "ParkingLot",
+    "ParkingLotStatistics",
+    "RaiseCancelT",
+    "RunToken",
+    "RunVar",
+    "RunVarToken",
+    "SteppedRun",
+    "Task",
+    "cancel_shielded_checkpoint",
+    "checkpoint",
+    "checkpoint_if_cancelled",
+    "current_clock",
+    "current_default_thread_limiter",
+    "current_notifier",
+    "current_root_task",
+    "current_task",
+    "current_token",
+    "notify_closing",
+    "reschedule",
+    "spawn_system_task",
+    "wait_readable",
+    "wait_task_rescheduled",
+    "wait_writable",
+]
