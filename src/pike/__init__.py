@@ -68,6 +68,7 @@ __all__ = [
     "lowlevel",
     "move_on_after",
     "move_on_at",
+    "open_nursery",
     "run",
     "sleep",
     "sleep_forever",

@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from types import TracebackType
 
-
 from ._kernel import _state
 from ._kernel._cancel import CancelScope
 from ._kernel._exceptions import WouldBlock

@@ -131,7 +131,9 @@ class CancelScope:
         if task is None or not self._entered:
             raise RuntimeError("this cancel scope was never entered")
         if task is not _state.local.task:
-            raise RuntimeError("cancel scope exited in a different task from the one that entered it")
+            raise RuntimeError(
+                "cancel scope exited in a different task from the one that entered it"
+            )
         if task._cancel_scope is not self:
             raise RuntimeError(
                 "cancel scope stack corrupted: a scope was exited before an inner one"

@@ -17,7 +17,7 @@ class Cancelled(BaseException):
     it by accident. Do not catch it without re-raising it.
     """
 
-    __slots__ = ("reason",)
+    reason: str | None
 
     def __init__(self, *args: Any) -> None:
         raise TypeError("pike.Cancelled has no public constructor")

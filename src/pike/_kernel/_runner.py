@@ -59,7 +59,9 @@ _CHECK = _Marker("<check cancel>")
 _ABORT_DECLINED = _Marker("<abort declined>")
 
 
-def coroutine_or_error(async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
+def coroutine_or_error(
+    async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+) -> Coroutine[Any, Any, Any]:
     """Call ``async_fn(*args)`` and insist on getting a coroutine back."""
     if inspect.iscoroutine(async_fn):
         async_fn.close()
@@ -188,10 +190,10 @@ class Runner:
     def deliver_cancel(self, task: Task) -> None:
         """Ask a parked task's abort function to let it take its Cancelled."""
         abort = task._abort_fn
-        if abort is None or abort is _ABORT_DECLINED:
+        if abort is None or abort is _ABORT_DECLINED:  # type: ignore[comparison-overlap]
             return
         task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
-        result = abort(_raise_cancelled)  # type: ignore[operator]
+        result = abort(_raise_cancelled)
         if result is Abort.SUCCEEDED:
             self.reschedule_error(task, Cancelled._create(task._cancel_scope_reason()))
         elif result is not Abort.FAILED:
@@ -330,7 +332,7 @@ class Runner:
                             else:
                                 yielded = task.context.run(task.coro.send, None)
                         else:
-                            yielded = task.context.run(task.coro.throw, exc)
+                            yielded = task.context.run(task.coro.throw, exc)  # type: ignore[arg-type]
                 except StopIteration as stop:
                     local.task = None
                     task_exited(task, stop.value, None)

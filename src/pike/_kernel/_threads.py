@@ -93,6 +93,7 @@ async def to_thread_run_sync(
             if isinstance(result, outcome.Error):
                 runner.reschedule_error(task, result.error)
             else:
+                assert isinstance(result, outcome.Value)
                 runner.reschedule(task, result.value)
 
     def deliver(result: outcome.Outcome[T]) -> None:

@@ -16,9 +16,10 @@ def _epoll() -> Notifier:
 
 
 def _poll() -> Notifier:
-    from .poll import PollNotifier
+    from .poll import PollNotifier  # type: ignore[import-not-found,unused-ignore]
 
-    return PollNotifier()
+    notifier: Notifier = PollNotifier()
+    return notifier
 
 
 _FACTORIES: dict[str, Callable[[], Notifier]] = {"poll": _poll}

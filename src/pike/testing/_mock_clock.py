@@ -10,7 +10,7 @@ from .._kernel._clock import Clock
 
 
 class MockClock(Clock):
-    """A clock that runs at ``rate`` × real time (default: stopped) and can jump.
+    """A clock that runs at ``rate`` times real time (default: stopped) and can jump.
 
     With ``autojump_threshold`` set, whenever every task has been blocked that
     long (in real seconds), time jumps straight to the next deadline, so tests
