@@ -1,0 +1,80 @@
+"""The runs the harness knows: which backend labels each pytest process keeps.
+
+Reference runs (asyncio, trio) use anyio exactly as shipped. Pike runs register
+"pike" as an extra backend; the main pike run also takes the backend-free tests,
+because registering a backend changes what they see (anyio's pytest-plugin tests
+count `get_available_backends()`), and compares them with the reference copy the
+asyncio run takes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from conformance.outcomes import NO_BACKEND
+
+#: Comma-separated backend names the plugin adds to anyio's built-in list.
+BACKENDS_ENV = "PIKE_CONFORMANCE_BACKENDS"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One pytest process: a name, the labels it keeps, and what it registers."""
+
+    name: str
+    labels: tuple[str, ...]
+    extra_backends: tuple[str, ...] = ()
+    poll: bool = False
+    options: tuple[tuple[str, str], ...] = ()  # backend_options of the variant
+
+    @property
+    def reference(self) -> bool:
+        return not self.extra_backends
+
+
+ASYNCIO = RunSpec("asyncio", ("asyncio", NO_BACKEND))
+TRIO = RunSpec("trio", ("trio",))
+PIKE = RunSpec("pike", ("pike", NO_BACKEND), extra_backends=("pike",))
+PIKE_POLL = RunSpec("pike+poll", ("pike+poll",), extra_backends=("pike",), poll=True,
+                    options=(("notifier", "poll"),))
+
+RUNS = {spec.name: spec for spec in (ASYNCIO, TRIO, PIKE, PIKE_POLL)}
+REFERENCES = ("asyncio", "trio")
+
+#: (subject column, reference columns, known-failures table) pairs the gate checks.
+COMPARISONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("pike", REFERENCES, "pike"),
+    (f"{NO_BACKEND}@pike", (NO_BACKEND,), "pike"),
+    ("pike+poll", REFERENCES, "pike+poll"),
+)
+
+_PROBE = """\
+import sys, anyio
+async def main():
+    await anyio.sleep(0)
+try:
+    anyio.run(main, backend=sys.argv[1], backend_options=dict(a.split('=') for a in sys.argv[2:]))
+except BaseException as exc:
+    print(f"{type(exc).__name__}: {exc}".splitlines()[0][:200], file=sys.stderr)
+    raise SystemExit(1)
+"""
+
+
+def probe(spec: RunSpec, timeout: float = 60.0) -> str | None:
+    """None if `anyio.run(..., backend=...)` works for the run's backend, else why not.
+
+    Runs in a fresh interpreter so a broken backend cannot hurt the harness.
+    """
+    backend = spec.name.split("+")[0]
+    args = [f"{key}={value}" for key, value in spec.options]
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE, backend, *args],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"anyio.run(backend={backend!r}) hung for {timeout:.0f}s"
+    if proc.returncode == 0:
+        return None
+    lines = proc.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit code {proc.returncode}"

@@ -1,0 +1,119 @@
+"""Command line: fetch the suite, run the backends, compare, report, and gate.
+
+    python -m conformance --gate                 # what CI runs
+    python -m conformance --backend pike         # one backend, quick
+    python -m conformance --backend pike tests/test_taskgroups.py -k cancel -- -x
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from conformance.backends import COMPARISONS, PIKE_POLL, RUNS, RunSpec, probe
+from conformance.compare import compare_all
+from conformance.gate import gate
+from conformance.known import KnownFailuresError, load_known
+from conformance.outcomes import TestResult
+from conformance.report import render
+from conformance.runner import PACKAGE_DIR, RunSettings, run_all
+from conformance.suite import CACHE, SuiteError, fetch_suite, installed_anyio_version
+
+DEFAULT_RUNS = ("pike", "asyncio", "trio")  # longest expected first: it starts first
+REPORT = PACKAGE_DIR / "report.md"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance",
+        description="Run anyio's own test suite on pike, asyncio and trio, and compare.",
+        epilog="Arguments after '--' go to every pytest process unchanged.",
+    )
+    parser.add_argument("targets", nargs="*",
+                        help="test files or node ids inside anyio's tests (default: all)")
+    parser.add_argument("--gate", action="store_true",
+                        help="exit 1 on unexpected pike regressions or fixed known failures")
+    parser.add_argument("--backend", action="append", choices=sorted(RUNS), dest="backends",
+                        help="run only this backend (repeatable); default: pike, asyncio, trio")
+    parser.add_argument("--poll", action="store_true",
+                        help="also run pike with the portable poll notifier (pike+poll)")
+    parser.add_argument("-k", dest="keyword", help="pytest -k expression")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="pytest processes at once (default: CPU count)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="per-test timeout in seconds (default 30)")
+    parser.add_argument("--cap", type=float, default=900.0,
+                        help="wall-clock cap per pytest process in seconds (default 900)")
+    parser.add_argument("--limit", type=int, default=25,
+                        help="tests shown per printed list (report.md has them all)")
+    parser.add_argument("--report", type=Path, default=REPORT, help="where to write the report")
+    return parser
+
+
+def _specs(args: argparse.Namespace) -> list[RunSpec]:
+    names = list(args.backends or DEFAULT_RUNS)
+    if args.poll and PIKE_POLL.name not in names:
+        names.insert(names.index("pike") + 1 if "pike" in names else 0, PIKE_POLL.name)
+    return [RUNS[name] for name in dict.fromkeys(names)]
+
+
+def _targets(suite: Path, targets: list[str]) -> tuple[str, ...]:
+    """Accept paths relative to anyio's tree or to its tests/ directory."""
+    fixed = []
+    for target in targets:
+        path = target.split("::", 1)[0]
+        if not (suite / path).exists() and (suite / "tests" / path).exists():
+            target = f"tests/{target}"
+        fixed.append(target)
+    return tuple(fixed) or ("tests",)
+
+
+def main(argv: list[str]) -> int:
+    ours, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) \
+        if "--" in argv else (argv, [])
+    args = _parser().parse_args(ours)
+    try:
+        version = installed_anyio_version()
+        suite = fetch_suite(version)
+        known = load_known()
+    except (SuiteError, KnownFailuresError) as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return 2
+    specs = _specs(args)
+    unavailable = {spec.name: why for spec in specs if not spec.reference
+                   if (why := probe(spec)) is not None}
+    for name, why in unavailable.items():
+        print(f"conformance: {name} is unavailable ({why}); its tests will count as failing",
+              file=sys.stderr, flush=True)
+    extra = [*passthrough, *(["-k", args.keyword] if args.keyword else [])]
+    settings = RunSettings(suite=suite, workdir=CACHE / "runs", timeout=args.timeout,
+                           cap=args.cap, jobs=max(1, args.jobs),
+                           targets=_targets(suite, args.targets), pytest_args=tuple(extra))
+    print(f"conformance: anyio {version}: running {', '.join(s.name for s in specs)}"
+          f" ({settings.jobs} at a time; logs in {settings.workdir})", flush=True)
+    runs = run_all(specs, settings)
+
+    columns: dict[str, dict[str, TestResult]] = {}
+    for run in runs:
+        columns.update(run.columns)
+    pairs = [(subject, refs) for subject, refs, _ in COMPARISONS]
+    variants = {subject: table for subject, _, table in COMPARISONS}
+    comparisons = compare_all(columns, pairs)
+    full_run = not args.targets and not extra
+    verdict = gate(comparisons, variants, columns, known, runs, full_run) if args.gate else None
+    if verdict is not None:
+        verdict.problems[:0] = [f"{name} is unavailable: {why}"
+                                for name, why in unavailable.items()]
+
+    report = render(version, runs, columns, comparisons, variants, known, unavailable, verdict)
+    args.report.write_text(report)
+    print(render(version, runs, columns, comparisons, variants, known, unavailable, verdict,
+                 limit=args.limit))
+    print(f"conformance: report written to {args.report}")
+    if verdict is not None and not verdict.ok:
+        print("conformance: GATE FAILED:\n" + "\n".join(f"  {p}" for p in verdict.problems),
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,229 @@
+"""pytest plugin that runs anyio's unmodified test suite on extra backends.
+
+Loaded first (`-p conformance.plugin`), before anyio's `tests/conftest.py` is
+imported. It does four things, each only when asked:
+
+* registers extra backend names (env `PIKE_CONFORMANCE_BACKENDS`, e.g. "pike")
+  in anyio's list of built-in backends, which is what the conftest builds its
+  `anyio_backend` params from. It is an environment variable, not an option, so
+  the nested pytest runs of anyio's own pytest-plugin tests (which inherit the
+  environment and load this plugin through `PYTEST_PLUGINS`) see the same list
+  as the outer run;
+* adds a `pike+poll` param, `("pike", {"notifier": "poll"})`, next to the
+  conftest's plain "pike" param (`--conformance-poll`);
+* keeps only the tests of the selected backend labels (`--conformance-select`),
+  so each backend runs in its own process;
+* records every test's outcome as it finishes (`--conformance-out`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
+
+import pytest
+from anyio._core import _eventloop
+
+from conformance.backends import BACKENDS_ENV
+from conformance.outcomes import (
+    ERROR,
+    FAILED,
+    NO_BACKEND,
+    PASSED,
+    SKIPPED,
+    TIMEOUT,
+    UNAVAILABLE,
+    XFAILED,
+    XPASSED,
+)
+
+POLL_LABEL = "pike+poll"
+POLL_VALUE = ("pike", {"notifier": "poll"})
+_SEVERITY = {PASSED: 0, XPASSED: 0, XFAILED: 0, SKIPPED: 1, UNAVAILABLE: 2, FAILED: 3,
+             TIMEOUT: 3, ERROR: 4}
+
+
+def _register_extra_backends() -> None:
+    names = [name for name in os.environ.get(BACKENDS_ENV, "").split(",") if name]
+    new = tuple(name for name in names if name not in _eventloop.BACKENDS)
+    if new:
+        _eventloop.BACKENDS = (*_eventloop.BACKENDS, *new)
+
+
+# At import, not in a hook: anyio's conftest reads the list while it is imported.
+_register_extra_backends()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "pike conformance harness")
+    group.addoption("--conformance-select", default=None, metavar="LABELS",
+                    help="comma-separated backend labels to keep ('none' = no backend param)")
+    group.addoption("--conformance-out", default=None, metavar="PATH",
+                    help="append one JSON line per collected and per finished test")
+    group.addoption("--conformance-poll", action="store_true", default=False,
+                    help=f"add a {POLL_LABEL!r} anyio_backend param")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    out = config.getoption("conformance_out")
+    if out:
+        config.pluginmanager.register(Recorder(out), "conformance-recorder")
+
+
+def _param_value(param: object) -> object:
+    values = getattr(param, "values", None)  # a pytest.param(...) ParameterSet
+    return values[0] if isinstance(values, tuple) and len(values) == 1 else param
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Append the poll variant to the params of the `anyio_backend` fixture in use.
+
+    The conftest freezes its params when its fixture is defined, so the variant
+    is added to the fixture definition pytest is about to parametrize with; only
+    where that definition already has a plain "pike" param.
+    """
+    if not metafunc.config.getoption("conformance_poll"):
+        return
+    fixturedefs = metafunc._arg2fixturedefs.get("anyio_backend") or ()
+    for fixturedef in reversed(fixturedefs):
+        params = fixturedef.params
+        if params is None:
+            continue
+        values = [_param_value(p) for p in params]
+        if "pike" in values and POLL_VALUE not in values:
+            fixturedef.params = (*params, pytest.param(POLL_VALUE, id=POLL_LABEL))  # type: ignore[misc]
+            if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
+                fixturedef.ids = (*fixturedef.ids, POLL_LABEL)  # type: ignore[misc]
+        return
+
+
+def backend_label(item: pytest.Item) -> str:
+    """The id of the item's `anyio_backend` param ("asyncio+uvloop", "pike", ...), or "none"."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or "anyio_backend" not in callspec.params:
+        return NO_BACKEND
+    value = callspec.params["anyio_backend"]
+    name = value if isinstance(value, str) else value[0]
+    for part in reversed(callspec.id.split("-")):
+        if part == name or part.startswith(f"{name}+"):
+            return str(part)
+    return str(name)
+
+
+def normalised_id(nodeid: str, label: str) -> str:
+    """The node id without its backend part, the same for every backend."""
+    if label == NO_BACKEND or not nodeid.endswith("]") or "[" not in nodeid:
+        return nodeid
+    head, _, params = nodeid[:-1].partition("[")
+    parts = params.split("-")
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] == label:
+            del parts[index]
+            break
+    return f"{head}[{'-'.join(parts)}]" if parts else head
+
+
+def _select(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = config.getoption("conformance_select")
+    if not wanted:
+        return
+    labels = set(wanted.split(","))
+    kept = [item for item in items if backend_label(item) in labels]
+    dropped = [item for item in items if backend_label(item) not in labels]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _select(config, items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Again after anyio's plugin, which may add per-backend items at this stage.
+    _select(session.config, session.items)
+    recorder = session.config.pluginmanager.get_plugin("conformance-recorder")
+    if isinstance(recorder, Recorder):
+        recorder.collected(session.items)
+
+
+class Recorder:
+    """Writes outcomes as JSON lines, flushed per test, so nothing is lost on a kill."""
+
+    def __init__(self, path: str) -> None:
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._labels: dict[str, str] = {}
+        self._reports: dict[str, list[pytest.TestReport]] = {}
+
+    def _write(self, **record: Any) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def collected(self, items: Iterable[pytest.Item]) -> None:
+        for item in items:
+            label = backend_label(item)
+            self._labels[item.nodeid] = label
+            self._write(event="collected", nodeid=item.nodeid, backend=label,
+                        test=normalised_id(item.nodeid, label))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._write(event="collect_error", nodeid=report.nodeid,
+                        message=_last_line(report.longreprtext))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._reports.setdefault(report.nodeid, []).append(report)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        reports = self._reports.pop(nodeid, [])
+        outcome, message = _classify(reports, self._labels.get(nodeid, NO_BACKEND))
+        duration = sum(report.duration for report in reports)
+        self._write(event="result", nodeid=nodeid, outcome=outcome, message=message,
+                    duration=round(duration, 3))
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        self._write(event="finished", exitstatus=int(exitstatus))
+        self._file.close()
+
+
+def _classify(reports: list[pytest.TestReport], label: str) -> tuple[str, str]:
+    """Fold the setup/call/teardown reports of one test into its worst outcome."""
+    if not reports:
+        return ERROR, "pytest reported nothing for this test"
+    worst, message = PASSED, ""
+    for report in reports:
+        outcome, text = _classify_one(report, label)
+        if _SEVERITY[outcome] > _SEVERITY[worst] or (outcome != worst and worst == PASSED):
+            worst, message = outcome, text
+    return worst, message
+
+
+def _classify_one(report: pytest.TestReport, label: str) -> tuple[str, str]:
+    wasxfail = getattr(report, "wasxfail", None)
+    if report.passed:
+        return (XPASSED, "") if wasxfail is not None else (PASSED, "")
+    if report.skipped:
+        if wasxfail is not None:
+            return XFAILED, str(wasxfail)
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        backend = label.split("+")[0]
+        if reason.endswith(f"{backend} is not available"):
+            return UNAVAILABLE, reason
+        return SKIPPED, reason
+    text = _last_line(report.longreprtext)
+    if "from pytest-timeout" in report.longreprtext:
+        return TIMEOUT, text
+    return (FAILED if report.when == "call" else ERROR), text
+
+
+def _last_line(text: str, limit: int = 300) -> str:
+    """The most telling line of a failure: pytest puts the exception last (E ...)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    line = errors[-1][1:].strip() if errors else (lines[-1] if lines else "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,114 @@
+"""Render the results as markdown: counts per test file and backend, then the findings.
+
+The same text is written to `report.md` in full and printed with long lists cut,
+so CI logs stay short while the file keeps every test id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from conformance.compare import Comparison, Finding
+from conformance.gate import Verdict
+from conformance.known import Known
+from conformance.outcomes import RunResult, TestResult
+
+_ORDER = ("asyncio", "trio", "pike", "pike+poll", "none", "none@pike")
+
+
+def _column_order(columns: Mapping[str, object]) -> list[str]:
+    known = [name for name in _ORDER if name in columns]
+    return known + sorted(set(columns) - set(known))
+
+
+def _counts(results: Mapping[str, TestResult], file: str | None = None) -> str:
+    tally: Counter[str] = Counter()
+    for test, result in results.items():
+        if file is None or test.split("::", 1)[0] == file:
+            tally["p" if result.good else "f" if result.bad else "s"] += 1
+    if not tally:
+        return ""
+    return f"{tally['p']} / {tally['f']} / {tally['s']}"
+
+
+def _table(columns: Mapping[str, Mapping[str, TestResult]]) -> list[str]:
+    names = _column_order(columns)
+    files = sorted({test.split("::", 1)[0] for col in columns.values() for test in col})
+    lines = [
+        "| test file | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for file in files:
+        cells = [_counts(columns[name], file) for name in names]
+        lines.append(f"| {file} | " + " | ".join(cells) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{_counts(columns[n])}**" for n in names)
+                 + " |")
+    return lines
+
+
+def _finding(finding: Finding, cause: str | None = None) -> str:
+    refs = ", ".join(f"{name}={outcome}" for name, outcome in finding.references.items())
+    text = f"- `{finding.test}`: {finding.result.outcome}"
+    if finding.result.message:
+        text += f" ({finding.result.message})"
+    if refs:
+        text += f"; {refs}"
+    if cause:
+        text += f" - known: {cause}"
+    return text
+
+
+def _section(title: str, lines: Sequence[str], limit: int | None) -> list[str]:
+    if not lines:
+        return []
+    shown = list(lines if limit is None else lines[:limit])
+    if limit is not None and len(lines) > limit:
+        shown.append(f"- ... and {len(lines) - limit} more (see conformance/report.md)")
+    return ["", f"### {title} ({len(lines)})", "", *shown]
+
+
+def render(
+    anyio_version: str,
+    runs: Sequence[RunResult],
+    columns: Mapping[str, Mapping[str, TestResult]],
+    comparisons: Sequence[Comparison],
+    variants: Mapping[str, str],
+    known: Known,
+    unavailable: Mapping[str, str],
+    verdict: Verdict | None,
+    limit: int | None = None,
+) -> str:
+    """The whole report; `limit` cuts each list of tests to that many lines."""
+    lines = [f"# anyio {anyio_version} test suite on pike", ""]
+    for name, reason in unavailable.items():
+        lines.append(f"**{name} is unavailable**: {reason}; all its tests count as failing.")
+        lines.append("")
+    lines.append("Runs: " + "; ".join(
+        f"{run.name} {run.elapsed:.0f}s exit {run.exit_code}" + (f" ({run.note})" if run.note
+                                                                   else "")
+        for run in runs))
+    lines += ["", "Cells are passed / failed / skipped. `none` holds tests without a backend",
+              "parameter (run once, in the asyncio run); `none@pike` holds the same tests",
+              "run with pike registered as a backend.", "", *_table(columns)]
+    for comparison in comparisons:
+        listed = known.get(variants[comparison.subject], {})
+        new = [_finding(f) for f in comparison.regressions if f.test not in listed]
+        old = [_finding(f, listed[f.test]) for f in comparison.regressions if f.test in listed]
+        lines += ["", f"## {comparison.subject} vs {', '.join(comparison.references) or '-'}"
+                  f" ({comparison.tests} tests)"]
+        lines += _section("regressions", new, limit)
+        lines += _section("known failures (known_failures.toml)", old, limit)
+        lines += _section("failing on every backend (not pike's fault)",
+                          [_finding(f) for f in comparison.broken_everywhere], limit)
+        lines += _section("skipped only here", [_finding(f) for f in comparison.skipped_only_here],
+                          limit)
+        lines += _section("passing only here", [_finding(f) for f in comparison.passed_only_here],
+                          limit)
+        if not comparison.regressions:
+            lines += ["", "No regressions."]
+    if verdict is not None:
+        lines += ["", "## Gate: " + ("PASS" if verdict.ok else "FAIL")]
+        lines += [f"- {problem}" for problem in verdict.problems]
+        lines += _section("notes", [f"- {note}" for note in verdict.notes], limit)
+    return "\n".join(lines) + "\n"
