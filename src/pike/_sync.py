@@ -17,7 +17,14 @@ from ._kernel._cancel import CancelScope
 from ._kernel._exceptions import WouldBlock
 from ._kernel._parking import ParkingLot
 from ._kernel._task import Task
-from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._kernel._traps import (
+    Abort,
+    RaiseCancelT,
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    wait_task_rescheduled,
+)
 
 
 @dataclass(frozen=True)
@@ -26,13 +33,18 @@ class EventStatistics:
 
 
 class Event:
-    """A flag that tasks can wait for; once set it stays set."""
+    """A flag that tasks can wait for; once set it stays set.
 
-    __slots__ = ("_flag", "_lot")
+    Events are created and set constantly (one per request, per message), so
+    the waiters live in a plain dict created on first wait rather than in a
+    ParkingLot: an unset-then-set Event with no waiter allocates nothing.
+    """
+
+    __slots__ = ("_flag", "_waiters")
 
     def __init__(self) -> None:
         self._flag = False
-        self._lot = ParkingLot()
+        self._waiters: dict[Task, None] | None = None
 
     def is_set(self) -> bool:
         return self._flag
@@ -40,17 +52,33 @@ class Event:
     def set(self) -> None:
         if not self._flag:
             self._flag = True
-            if self._lot:
-                self._lot.unpark_all()
+            waiters = self._waiters
+            if waiters:
+                self._waiters = None
+                reschedule = _state.runner().reschedule
+                for task in waiters:
+                    reschedule(task, None)
 
     async def wait(self) -> None:
         if self._flag:
             await checkpoint()
-        else:
-            await self._lot.park()
+            return
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("Event.wait() must be called from a pike task")
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = {}
+        waiters[task] = None
+
+        def abort(raise_cancel: RaiseCancelT) -> Abort:
+            del waiters[task]
+            return Abort.SUCCEEDED
+
+        await wait_task_rescheduled(abort)
 
     def statistics(self) -> EventStatistics:
-        return EventStatistics(len(self._lot))
+        return EventStatistics(len(self._waiters) if self._waiters else 0)
 
     def __repr__(self) -> str:
         return f"<pike.Event {'set' if self._flag else 'unset'}>"

@@ -80,34 +80,42 @@ class CancelScope:
         self._owner: Task | None = None
         self._runner: Runner | None = None
         self._children: set[CancelScope] | None = None
-        self._tasks: set[Task] = set()
+        # Tasks spawned by a nursery right under this scope (not the owner).
+        self._tasks: set[Task] | None = None
         self._timer_entry: list[object] | None = None
 
     # -- entering and leaving -------------------------------------------------
 
     def __enter__(self) -> CancelScope:
-        task = _state.current_task()
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("cancel scopes can only be entered inside a pike task")
         if self._entered:
             raise RuntimeError("each CancelScope may only be used for a single 'with' block")
         self._entered = True
-        runner = self._runner = _state.local.runner
-        assert runner is not None
-        if self._relative_deadline != _INF:
-            self._deadline = runner.clock.current_time() + self._relative_deadline
-            self._relative_deadline = _INF
         self._owner = task
-        parent = task._cancel_scope
-        self._attach(parent)
-        parent._tasks.discard(task)
-        self._tasks.add(task)
+        parent = self._parent = task._cancel_scope
+        children = parent._children
+        if children is None:
+            parent._children = {self}
+        else:
+            children.add(self)
         task._cancel_scope = self
-        if self._deadline != _INF:
-            if self._deadline <= runner.clock.current_time():
-                self._cancel_called = True
-            else:
-                runner.add_timer(self)
+        if self._relative_deadline != _INF or self._deadline != _INF:
+            self._start_deadline()
         self._effective = self._cancel_called or (not self._shield and parent._effective)
         return self
+
+    def _start_deadline(self) -> None:
+        runner = self._runner = _state.runner()
+        now = runner.clock.current_time()
+        if self._relative_deadline != _INF:
+            self._deadline = now + self._relative_deadline
+            self._relative_deadline = _INF
+        if self._deadline <= now:
+            self._cancel_called = True
+        else:
+            runner.add_timer(self)
 
     def __exit__(
         self,
@@ -117,7 +125,7 @@ class CancelScope:
     ) -> bool:
         remaining = self._close(exc)
         if remaining is None:
-            return True
+            return exc is not None
         if remaining is exc:
             return False
         try:
@@ -128,8 +136,10 @@ class CancelScope:
     def _close(self, exc: BaseException | None) -> BaseException | None:
         """Leave the scope; return the exception that should keep propagating."""
         task = self._owner
-        if task is None or not self._entered:
+        if task is None:
             raise RuntimeError("this cancel scope was never entered")
+        if self._exited:
+            raise RuntimeError("this cancel scope was already exited")
         if task is not _state.local.task:
             raise RuntimeError(
                 "cancel scope exited in a different task from the one that entered it"
@@ -140,10 +150,8 @@ class CancelScope:
             )
         parent = self._parent
         assert parent is not None
-        self._tasks.discard(task)
-        parent._tasks.add(task)
         task._cancel_scope = parent
-        self._detach()
+        parent._children.discard(self)  # type: ignore[union-attr]
         self._exited = True
         if self._timer_entry is not None:
             assert self._runner is not None
@@ -171,13 +179,13 @@ class CancelScope:
             parent._children = set()
         parent._children.add(self)
 
-    def _detach(self) -> None:
-        parent = self._parent
-        if parent is not None and parent._children is not None:
-            parent._children.discard(self)
-
     def _recompute(self) -> None:
-        """Refresh ``_effective`` here and below; wake tasks newly cancelled."""
+        """Refresh ``_effective`` here and below; wake tasks newly cancelled.
+
+        The tasks to wake are the owner and the nursery children spawned right
+        under this scope; ``deliver_cancel`` itself skips a task whose innermost
+        scope is shielded from us (that scope is a descendant we also visit).
+        """
         parent = self._parent
         effective = self._cancel_called or (
             not self._shield and parent is not None and parent._effective
@@ -185,11 +193,13 @@ class CancelScope:
         if effective == self._effective:
             return
         self._effective = effective
-        if effective and self._tasks:
-            runner = self._runner
-            assert runner is not None
-            for task in list(self._tasks):
-                runner.deliver_cancel(task)
+        if effective:
+            deliver = _state.runner().deliver_cancel
+            if self._owner is not None and not self._exited:
+                deliver(self._owner)
+            if self._tasks:
+                for task in list(self._tasks):
+                    deliver(task)
         if self._children:
             for child in list(self._children):
                 child._recompute()
@@ -204,7 +214,7 @@ class CancelScope:
         self._reason = reason
         if self._timer_entry is not None and self._runner is not None:
             self._runner.drop_timer(self)
-        if self._owner is not None:
+        if self._owner is not None or self._tasks:
             self._recompute()
 
     @property
@@ -226,9 +236,9 @@ class CancelScope:
         new_deadline = _check_deadline(new_deadline)
         self._deadline = new_deadline
         self._relative_deadline = _INF
-        runner = self._runner
-        if runner is None or self._cancel_called or self._exited:
+        if not self._entered or self._cancel_called or self._exited:
             return
+        runner = self._runner = _state.runner()
         if self._timer_entry is not None:
             runner.drop_timer(self)
         if new_deadline != _INF:
@@ -250,7 +260,7 @@ class CancelScope:
         if new_value == self._shield:
             return
         self._shield = new_value
-        if self._owner is not None:
+        if self._owner is not None or self._tasks:
             self._recompute()
 
     def __repr__(self) -> str:

@@ -177,18 +177,19 @@ class TaskStatus(Generic[T]):
         # Detach everything first: re-attaching under a cancelled scope can run
         # abort callbacks, which must not find half-moved state.
         moved_scopes = list(old_scope._children or ())
-        moved_tasks = [t for t in old_scope._tasks if t is not old._parent_task]
+        moved_tasks = list(old_scope._tasks or ())
         for scope in moved_scopes:
             old_scope._children.discard(scope)  # type: ignore[union-attr]
-        for task in moved_tasks:
-            old_scope._tasks.discard(task)
+        old_scope._tasks = None
         for scope in moved_scopes:
             scope._attach(new_scope)
             scope._recompute()
         runner = _state.runner()
+        if new_scope._tasks is None:
+            new_scope._tasks = set()
         for task in moved_tasks:
-            task._root_scope = new_scope
-            task._cancel_scope = new_scope
+            if task._cancel_scope is old_scope:
+                task._cancel_scope = new_scope
             new_scope._tasks.add(task)
             if new_scope._effective:
                 runner.deliver_cancel(task)

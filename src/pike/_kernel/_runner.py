@@ -17,6 +17,8 @@ import itertools
 import math
 import signal
 import threading
+import time
+import types
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -40,6 +42,10 @@ from ._traps import (
 )
 
 _INF = math.inf
+# While tasks are runnable, poll the notifier at most this often (seconds).
+_POLL_INTERVAL = 0.0002
+_perf_counter = time.perf_counter
+_CoroutineType = types.CoroutineType
 
 
 class _Marker:
@@ -63,7 +69,7 @@ def coroutine_or_error(
     async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
 ) -> Coroutine[Any, Any, Any]:
     """Call ``async_fn(*args)`` and insist on getting a coroutine back."""
-    if inspect.iscoroutine(async_fn):
+    if isinstance(async_fn, _CoroutineType):
         async_fn.close()
         raise TypeError(
             "pike expected an async function, but got a coroutine object: "
@@ -73,6 +79,13 @@ def coroutine_or_error(
     if not callable(async_fn):
         raise TypeError(f"expected an async function, got {async_fn!r}")
     coro = async_fn(*args)
+    if type(coro) is _CoroutineType:
+        return coro
+    return _check_coroutine(async_fn, coro)
+
+
+def _check_coroutine(async_fn: object, coro: object) -> Coroutine[Any, Any, Any]:
+    """The slow path: a coroutine-like object from some other machinery, or an error."""
     if isinstance(coro, Coroutine) and not inspect.isgenerator(coro):
         return coro
     if inspect.isawaitable(coro):
@@ -192,6 +205,8 @@ class Runner:
         abort = task._abort_fn
         if abort is None or abort is _ABORT_DECLINED:  # type: ignore[comparison-overlap]
             return
+        if not task._cancel_scope._effective:
+            return  # a shielded scope inside protects it
         task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
         result = abort(_raise_cancelled)
         if result is Abort.SUCCEEDED:
@@ -227,7 +242,10 @@ class Runner:
         task = Task(coro, _task_name(async_fn, name), context, nursery, scope)
         if nursery is not None:
             nursery._children.add(task)
-        scope._tasks.add(task)
+        if scope._tasks is None:
+            scope._tasks = {task}
+        else:
+            scope._tasks.add(task)
         self.runq.append(task)
         return task
 
@@ -247,14 +265,15 @@ class Runner:
             # The task returned from inside a cancel scope it never exited (an
             # abandoned generator-based context manager, say). Unwind the tree.
             while scope is not task._root_scope and scope._parent is not None:
-                scope._tasks.discard(task)
-                scope._detach()
+                scope._exited = True
+                scope._parent._children.discard(scope)  # type: ignore[union-attr]
                 scope = scope._parent
             task._cancel_scope = scope
             error = RuntimeError(f"{task!r} exited without leaving all its cancel scopes")
             error.__context__ = exc
             exc = error
-        scope._tasks.discard(task)
+        if scope._tasks is not None:
+            scope._tasks.discard(task)
         nursery = task._parent_nursery
         if task is self.main_task:
             self.main_outcome = (value, exc)
@@ -282,24 +301,36 @@ class Runner:
         notifier_wait = self.notifier.wait
         local = _state.local
         task_exited = self._task_exited
+        last_poll = 0.0
         while not self._stop:
             if until is not None and until():
                 return
             idle = 0
             if runq or entries or self.idempotent_entries:
-                timeout = 0.0
+                # Tasks are ready: peek at I/O without blocking, but not on every
+                # batch (a syscall each time would dominate task switching);
+                # ready fds wait at most _POLL_INTERVAL while the CPU is busy.
+                now = _perf_counter()
+                if now - last_poll >= _POLL_INTERVAL:
+                    last_poll = now
+                    events = notifier_wait(0.0)
+                else:
+                    events = 0
             else:
                 deadline = timers.next_deadline()
                 timeout = _INF if deadline == _INF else clock.deadline_to_sleep_time(deadline)
-                if self.idle_waiters and self.idle_waiters[0][0] <= timeout:
-                    timeout = self.idle_waiters[0][0]
-                    idle = 1
-                if self.autojump_threshold <= timeout and deadline != _INF:
+                # Idle waiters wake without moving the clock, so they go first.
+                if self.idle_waiters:
+                    if self.idle_waiters[0][0] < timeout:
+                        timeout = self.idle_waiters[0][0]
+                        idle = 1
+                elif self.autojump_threshold < timeout and deadline != _INF:
                     timeout = self.autojump_threshold
                     idle = 2
                 self.polling = True
-            events = notifier_wait(timeout)
-            self.polling = False
+                events = notifier_wait(timeout)
+                self.polling = False
+                last_poll = _perf_counter()
             if timers.heap:
                 for scope in timers.pop_expired(clock.current_time()):
                     scope.cancel("deadline exceeded")

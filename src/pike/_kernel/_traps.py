@@ -49,22 +49,24 @@ CHECKPOINT = _Sentinel("checkpoint")
 SHIELDED_CHECKPOINT = _Sentinel("shielded checkpoint")
 
 
+# These are generator-based coroutines rather than ``async def`` wrappers around
+# a yield: one frame less between the task and the kernel on every switch.
+
+
 @types.coroutine
-def _yield(what: object) -> Generator[object, Any, Any]:
-    return (yield what)
-
-
-async def checkpoint() -> None:
+def checkpoint() -> Generator[object, Any, None]:
     """Yield to the scheduler; raise ``Cancelled`` if the task is cancelled."""
-    await _yield(CHECKPOINT)
+    yield CHECKPOINT
 
 
-async def cancel_shielded_checkpoint() -> None:
+@types.coroutine
+def cancel_shielded_checkpoint() -> Generator[object, Any, None]:
     """Yield to the scheduler without checking for cancellation."""
-    await _yield(SHIELDED_CHECKPOINT)
+    yield SHIELDED_CHECKPOINT
 
 
-async def checkpoint_if_cancelled() -> None:
+@types.coroutine
+def checkpoint_if_cancelled() -> Generator[object, Any, None]:
     """Raise ``Cancelled`` if the task is cancelled; otherwise do nothing.
 
     It does not yield when there is nothing to deliver, which is what lets an
@@ -72,10 +74,11 @@ async def checkpoint_if_cancelled() -> None:
     """
     task = _state.local.task
     if task is not None and task._cancel_scope._effective:
-        await _yield(CHECKPOINT)
+        yield CHECKPOINT
 
 
-async def wait_task_rescheduled(abort_fn: AbortFn) -> Any:
+@types.coroutine
+def wait_task_rescheduled(abort_fn: AbortFn) -> Generator[object, Any, Any]:
     """Park the current task until ``reschedule`` is called for it.
 
     ``abort_fn(raise_cancel)`` is called (at most once) if the task is cancelled
@@ -84,7 +87,7 @@ async def wait_task_rescheduled(abort_fn: AbortFn) -> Any:
     the wait continues and whoever wakes the task later decides what it gets
     (``raise_cancel`` raises the ``Cancelled`` to pass along, if wanted).
     """
-    return await _yield(abort_fn)
+    return (yield abort_fn)
 
 
 def reschedule(task: Any, next_send: outcome.Outcome[Any] | None = None) -> None:
