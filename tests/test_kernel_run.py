@@ -1,0 +1,410 @@
+"""pike.run, tasks, system tasks, contextvars and async generators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import gc
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+import sniffio
+
+import pike
+from pike import lowlevel
+
+# -- pike.run ------------------------------------------------------------------------
+
+
+def test_run_returns_value() -> None:
+    async def main() -> int:
+        await lowlevel.checkpoint()
+        return 42
+
+    assert pike.run(main) == 42
+
+
+def test_run_passes_positional_args() -> None:
+    async def main(a: int, b: str, *rest: int) -> tuple[Any, ...]:
+        return (a, b, rest)
+
+    assert pike.run(main, 1, "x", 3, 4) == (1, "x", (3, 4))
+
+
+def test_run_raises_main_exception_unwrapped() -> None:
+    class Boom(Exception):
+        pass
+
+    async def main() -> None:
+        await lowlevel.checkpoint()
+        raise Boom("bang")
+
+    with pytest.raises(Boom, match="bang"):
+        pike.run(main)
+
+
+def test_run_raises_base_exception() -> None:
+    async def main() -> None:
+        raise SystemExit(3)
+
+    with pytest.raises(SystemExit) as info:
+        pike.run(main)
+    assert info.value.code == 3
+
+
+def test_run_sets_sniffio_and_restores_it() -> None:
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(sniffio.current_async_library())
+
+        async def child() -> None:
+            seen.append(sniffio.current_async_library())
+
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    pike.run(main)
+    assert seen == ["pike", "pike"]
+    with pytest.raises(sniffio.AsyncLibraryNotFoundError):
+        sniffio.current_async_library()
+
+
+def test_run_sequentially_many_times() -> None:
+    async def main(i: int) -> int:
+        await pike.sleep(0)
+        return i * 2
+
+    assert [pike.run(main, i) for i in range(5)] == [0, 2, 4, 6, 8]
+
+
+def test_run_state_is_gone_after_run() -> None:
+    async def main() -> None:
+        pass
+
+    pike.run(main)
+    with pytest.raises(RuntimeError):
+        pike.current_time()
+    with pytest.raises(RuntimeError):
+        lowlevel.current_task()
+    with pytest.raises(RuntimeError):
+        lowlevel.current_token()
+
+
+def test_current_time_is_monotonic_float() -> None:
+    async def main() -> tuple[float, float]:
+        t1 = pike.current_time()
+        await pike.sleep(0.01)
+        return t1, pike.current_time()
+
+    t1, t2 = pike.run(main)
+    assert isinstance(t1, float)
+    assert t2 - t1 >= 0.01
+
+
+# -- tasks -----------------------------------------------------------------------------
+
+
+def test_current_task_and_names() -> None:
+    async def child(out: list[lowlevel.Task]) -> None:
+        out.append(lowlevel.current_task())
+
+    async def main() -> None:
+        me = lowlevel.current_task()
+        assert isinstance(me, lowlevel.Task)
+        assert "main" in me.name
+        kids: list[lowlevel.Task] = []
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(child, kids)
+            nursery.start_soon(child, kids, name="custom-name")
+            assert me.child_nurseries == [nursery]
+            assert nursery.parent_task is me
+        assert me.child_nurseries == []
+        names = sorted(t.name for t in kids)
+        assert names[0] == "custom-name"
+        assert names[1].endswith("child")
+        for t in kids:
+            assert t.parent_nursery is nursery
+            assert t is not me
+        # a task's coro is its coroutine object
+        assert me.coro.cr_code is main.__code__  # type: ignore[attr-defined]
+
+    pike.run(main)
+
+
+def test_task_name_from_partial_and_non_str() -> None:
+    import functools
+
+    async def worker(x: int) -> None:
+        pass
+
+    async def main() -> list[str]:
+        names: list[str] = []
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(functools.partial(worker, 1))
+            nursery.start_soon(worker, 2, name=12345)
+            names = sorted(t.name for t in nursery.child_tasks)
+        return names
+
+    names = pike.run(main)
+    assert names[0] == "12345"
+    assert names[1].endswith("worker")
+
+
+def test_root_task_is_ancestor() -> None:
+    async def main() -> None:
+        root = lowlevel.current_root_task()
+        assert root is not None
+        task: lowlevel.Task | None = lowlevel.current_task()
+        seen = []
+        while task is not None:
+            seen.append(task)
+            nursery = task.parent_nursery
+            task = nursery.parent_task if nursery is not None else None
+        assert seen[-1] is root
+        assert root.parent_nursery is None
+
+    pike.run(main)
+
+
+def test_child_tasks_run_concurrently_and_parent_waits() -> None:
+    order: list[str] = []
+
+    async def child(name: str, ev_in: pike.Event, ev_out: pike.Event) -> None:
+        await ev_in.wait()
+        order.append(name)
+        ev_out.set()
+
+    async def main() -> None:
+        a, b, c = pike.Event(), pike.Event(), pike.Event()
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(child, "second", b, c)
+            nursery.start_soon(child, "first", a, b)
+            a.set()
+        order.append("parent")
+
+    pike.run(main)
+    assert order == ["first", "second", "parent"]
+
+
+def test_many_tasks() -> None:
+    count = 0
+
+    async def child() -> None:
+        nonlocal count
+        await pike.sleep(0)
+        count += 1
+
+    async def main() -> None:
+        async with pike.open_nursery() as nursery:
+            for _ in range(1000):
+                nursery.start_soon(child)
+
+    pike.run(main)
+    assert count == 1000
+
+
+def test_spawn_system_task_runs_and_is_cancelled_at_end() -> None:
+    events: list[str] = []
+
+    async def system() -> None:
+        events.append("system started")
+        try:
+            await pike.sleep_forever()
+        finally:
+            events.append("system cancelled")
+
+    async def main() -> None:
+        task = lowlevel.spawn_system_task(system, name="sys")
+        assert task.name == "sys"
+        await pike.testing.wait_all_tasks_blocked()
+        events.append("main done")
+
+    pike.run(main)
+    assert events == ["system started", "main done", "system cancelled"]
+
+
+def test_system_task_crash_raises_internal_error() -> None:
+    async def system() -> None:
+        await lowlevel.checkpoint()
+        raise ValueError("system boom")
+
+    main_finally = []
+
+    async def main() -> None:
+        lowlevel.spawn_system_task(system)
+        try:
+            await pike.sleep_forever()
+        finally:
+            main_finally.append(True)
+
+    with pytest.raises(pike.PikeInternalError) as info:
+        pike.run(main)
+    assert main_finally == [True]
+    cause = info.value.__cause__
+    assert isinstance(cause, ValueError)
+    assert str(cause) == "system boom"
+
+
+def test_system_task_context_is_not_spawners_by_default() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="default")
+    seen: list[str] = []
+
+    async def system() -> None:
+        seen.append(var.get())
+
+    async def main() -> None:
+        var.set("main")
+        lowlevel.spawn_system_task(system)
+        lowlevel.spawn_system_task(system, context=contextvars.copy_context())
+        await pike.testing.wait_all_tasks_blocked()
+
+    pike.run(main)
+    assert sorted(seen) == ["default", "main"]
+
+
+# -- contextvars -------------------------------------------------------------------------
+
+cvar: contextvars.ContextVar[str] = contextvars.ContextVar("cvar", default="unset")
+
+
+def test_main_task_sees_callers_context() -> None:
+    async def main() -> str:
+        return cvar.get()
+
+    token = cvar.set("outside")
+    try:
+        assert pike.run(main) == "outside"
+    finally:
+        cvar.reset(token)
+
+
+def test_main_task_changes_do_not_leak_out_of_run() -> None:
+    async def main() -> None:
+        cvar.set("inside")
+
+    pike.run(main)
+    assert cvar.get() == "unset"
+
+
+def test_child_gets_copy_of_spawners_context() -> None:
+    seen: dict[str, str] = {}
+
+    async def child(name: str) -> None:
+        seen[name + " start"] = cvar.get()
+        cvar.set(name)
+        await pike.sleep(0)
+        seen[name + " end"] = cvar.get()
+
+    async def starter(task_status: pike.TaskStatus[None] = pike.TASK_STATUS_IGNORED) -> None:
+        seen["started start"] = cvar.get()
+        cvar.set("started")
+        task_status.started()
+        await pike.sleep(0)
+        seen["started end"] = cvar.get()
+
+    async def main() -> None:
+        cvar.set("parent")
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(child, "a")
+            cvar.set("parent2")  # the copy was taken at start_soon time
+            nursery.start_soon(child, "b")
+            await nursery.start(starter)
+            assert cvar.get() == "parent2"
+        assert cvar.get() == "parent2"
+
+    pike.run(main)
+    assert seen == {
+        "a start": "parent",
+        "a end": "a",
+        "b start": "parent2",
+        "b end": "b",
+        "started start": "parent2",
+        "started end": "started",
+    }
+
+
+# -- async generators --------------------------------------------------------------------
+
+
+def test_unfinished_async_generator_is_finalized_before_run_returns() -> None:
+    events: list[str] = []
+    keep: list[Any] = []
+
+    async def agen() -> AsyncGenerator[int, None]:
+        try:
+            for i in range(10):
+                await pike.sleep(0)
+                yield i
+        finally:
+            # aclose() runs inside pike: checkpoints work here
+            await pike.lowlevel.checkpoint()
+            events.append(f"finally in {sniffio.current_async_library()}")
+
+    async def main() -> None:
+        gen = agen()
+        keep.append(gen)  # still referenced: GC will not finalize it
+        assert await gen.__anext__() == 0
+        assert await gen.__anext__() == 1
+        events.append("main done")
+
+    pike.run(main)
+    assert events == ["main done", "finally in pike"]
+
+
+def test_garbage_collected_async_generator_is_closed_during_run() -> None:
+    events: list[str] = []
+
+    async def agen() -> AsyncGenerator[int, None]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            await pike.lowlevel.checkpoint()
+            events.append("agen finally")
+
+    async def main() -> None:
+        gen = agen()
+        assert await gen.__anext__() == 1
+        del gen
+        gc.collect()
+        for _ in range(10):
+            await pike.sleep(0)
+        events.append("main after gc")
+
+    pike.run(main)
+    assert events == ["agen finally", "main after gc"]
+
+
+def test_async_generator_hooks_restored_after_run() -> None:
+    import sys
+
+    before = sys.get_asyncgen_hooks()
+
+    async def main() -> None:
+        assert sys.get_asyncgen_hooks() != before
+
+    pike.run(main)
+    assert sys.get_asyncgen_hooks() == before
+
+
+def test_exhausted_async_generator_is_fine() -> None:
+    async def agen() -> AsyncGenerator[int, None]:
+        yield 1
+
+    async def main() -> list[int]:
+        return [x async for x in agen()]
+
+    assert pike.run(main) == [1]
+
+
+# -- foreign awaitables ------------------------------------------------------------------
+
+
+def test_awaiting_asyncio_primitive_is_a_clear_error() -> None:
+    async def main() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(TypeError, match=r"another async library|cannot await"):
+        pike.run(main)
