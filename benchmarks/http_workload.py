@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -53,6 +54,32 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def is_known_uvloop_eof_error(exc: BaseException) -> bool:
+    """The one upstream failure the HTTP workload tolerates, matched narrowly.
+
+    When a client closes its connection, anycorn calls ``send_eof()``; anyio's
+    asyncio backend calls ``transport.write_eof()`` and suppresses only
+    ``OSError``, but uvloop raises ``RuntimeError("unable to perform operation
+    on <TCPTransport closed=True ...>; the handler is closed")`` for a transport
+    it already closed (MagicStack/uvloop#506; asyncio's own transports ignore
+    it).  The crash happens as the load generator disconnects, after the
+    requests were counted, and it is neither pike's nor ours, so it is recorded
+    in the result (``known_upstream_errors``) instead of failing the run.
+    Anything else still fails the workload.
+    """
+    if not isinstance(exc, RuntimeError) or "the handler is closed" not in str(exc):
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    return (any(f.name.endswith("write_eof") and "uvloop" in f.filename for f in frames)
+            and any(f.name == "send_eof" for f in frames))
+
+
+def _count_leaves(group: BaseException | None) -> int:
+    if isinstance(group, BaseExceptionGroup):
+        return sum(_count_leaves(e) for e in group.exceptions)
+    return 0 if group is None else 1
 
 
 def resolve_client(client: str) -> str:
@@ -122,13 +149,25 @@ async def serve_under_load(duration: int) -> dict[str, Any]:
     # Measure steady-state keep-alive serving, not reconnect churn.
     config.keep_alive_max_requests = 1 << 30
     stop = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        binds: list[str] = await tg.start(partial(serve, app, config, shutdown_trigger=stop.wait))
-        url = binds[0].rstrip("/") + "/"
-        try:
-            stats = await anyio.to_thread.run_sync(generate, url, duration)
-        finally:
-            stop.set()
+    stats: dict[str, Any] | None = None
+    known_errors = 0
+    try:
+        async with anyio.create_task_group() as tg:
+            binds: list[str] = await tg.start(
+                partial(serve, app, config, shutdown_trigger=stop.wait))
+            url = binds[0].rstrip("/") + "/"
+            try:
+                stats = await anyio.to_thread.run_sync(generate, url, duration)
+            finally:
+                stop.set()
+    except BaseExceptionGroup as group:
+        known, rest = group.split(is_known_uvloop_eof_error)
+        if rest is not None or stats is None:
+            raise
+        known_errors = _count_leaves(known)
+    assert stats is not None
+    if known_errors:
+        stats["known_upstream_errors"] = known_errors
     if stats["requests"] == 0:
         raise RuntimeError(f"no HTTP request completed: {stats}")
     if stats["errors"] or stats["non2xx"]:

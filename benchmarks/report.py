@@ -74,6 +74,9 @@ def summarise(
                             entry[key] = _median([float(r.extra[key]) for r in ok])
                     if "client" in ok[0].extra:
                         entry["client"] = ok[0].extra["client"]
+                    known = sum(int(r.extra.get("known_upstream_errors", 0)) for r in ok)
+                    if known:
+                        entry["known_upstream_errors"] = known
                 per_backend[backend] = entry
             ratios: dict[str, float | None] = {}
             subject_rate = per_backend.get(subject, {}).get("median") if has_subject else None
@@ -158,6 +161,11 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                          *(_fmt_ratio(data["geomean"][k]) for k in ratio_keys)])
         heading = (f"{titles[suite]} — median of {meta['rounds']} interleaved round(s), "
                    f"one process per run; higher is better")
+        # The benchmark itself keeps about one CPU busy; more than that plus
+        # some slack means something else competed for the machine.
+        if not parts and meta["loadavg_end"][0] > 1.0 + 0.25 * (meta["cpus"] or 1):
+            heading = (f"WARNING: load average {meta['loadavg_end'][0]} on {meta['cpus']} CPUs "
+                       "- other work was running; treat ratios with care\n" + heading)
         parts.append(f"{heading}\n{_table(header, rows)}")
         if "http" in data["workloads"]:
             clients = {e.get("client") for e in data["workloads"]["http"]["backends"].values()}
@@ -166,6 +174,13 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                 parts[-1] += (f"\n(http load: {', '.join(sorted(clients))}, "
                               f"{meta['http_connections']} connections; "
                               "p99 ratio is other/subject, so > 1 still favours the subject)")
+            known = {b: e["known_upstream_errors"]
+                     for b, e in data["workloads"]["http"]["backends"].items()
+                     if e.get("known_upstream_errors")}
+            if known:
+                parts[-1] += ("\n(tolerated at disconnect, after counting: known uvloop/anyio "
+                              "write_eof RuntimeError, see benchmarks/http_workload.py: "
+                              + ", ".join(f"{b} x{n}" for b, n in known.items()) + ")")
     return "\n\n".join(parts)
 
 
@@ -199,6 +214,9 @@ def metadata(opts: argparse.Namespace, elapsed: float) -> dict[str, Any]:
         "rounds": opts.rounds,
         "scale": opts.scale,
         "elapsed_seconds": round(elapsed, 1),
+        # Other work on the machine skews everything; the load average at the
+        # end of the run says whether these numbers were taken on a quiet box.
+        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -214,6 +232,7 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     widths = [len(d["workloads"]) + 1 for _, d in suites]
     fig, axes = plt.subplots(1, len(suites), figsize=(max(8, 0.75 * sum(widths) + 3), 5),
@@ -228,11 +247,30 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
             values = [data["workloads"][n]["ratios"].get(key) for n in names[:-1]]
             values.append(data["geomean"][key])
             xs = [j + (i - (len(keys) - 1) / 2) * bar for j in range(len(names))]
-            ax.bar(xs, [v if v else 0 for v in values], bar,
+            # Bars grow from the 1x line: up where the subject wins, down where it loses.
+            ax.bar(xs, [v - 1.0 if v else 0.0 for v in values], bar, bottom=1.0,
                    label=f"{data['subject']} / {BACKEND_LABELS.get(other, other)}",
                    color=colours.get(other))
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        present = [v for k in keys for v in
+                   [*(data["workloads"][n]["ratios"].get(k) for n in names[:-1]),
+                    data["geomean"][k]] if v]
+        low, high = min([*present, 1.0]), max([*present, 1.0])
+        ticks = [2.0**e for e in range(math.floor(math.log2(low)),
+                                        math.ceil(math.log2(high)) + 1)]
+        ax.set_yticks(ticks)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        for i, key in enumerate(keys):  # label the summary bars with their value
+            value = data["geomean"][key]
+            if value:
+                x = len(names) - 1 + (i - (len(keys) - 1) / 2) * bar
+                ax.annotate(f"{value:.2f}x", (x, value), ha="center",
+                            va="bottom" if value >= 1 else "top",
+                            fontsize="x-small", rotation=90,
+                            xytext=(0, 2 if value >= 1 else -2),
+                            textcoords="offset points")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=45, ha="right")
         ax.set_ylabel("throughput ratio (> 1: subject faster)")

@@ -307,11 +307,11 @@ async def http_anycorn(n: int) -> WorkloadResult:
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
-        Workload("checkpoint", checkpoint_loop, 200_000, 500, "ops/s",
+        Workload("checkpoint", checkpoint_loop, 150_000, 500, "ops/s",
                  "anyio.lowlevel.checkpoint() in a loop"),
         Workload("spawn", spawn_tasks, 30_000, 200, "tasks/s",
                  "start_soon a no-op child, task groups of 1000"),
-        Workload("cancel_scope", cancel_scope_enter_exit, 200_000, 500, "ops/s",
+        Workload("cancel_scope", cancel_scope_enter_exit, 150_000, 500, "ops/s",
                  "with CancelScope(): pass"),
         Workload("move_on_after", move_on_after_enter_exit, 100_000, 500, "ops/s",
                  "with move_on_after(60): pass"),
@@ -327,13 +327,13 @@ WORKLOADS: dict[str, Workload] = {
                  "waves of 1000 tasks x 100 sleep(0)"),
         Workload("to_thread", to_thread_roundtrip, 5_000, 50, "calls/s",
                  "to_thread.run_sync(no-op) round trips"),
-        Workload("tcp_echo", tcp_echo, 25_000, 100, "round trips/s",
+        Workload("tcp_echo", tcp_echo, 20_000, 100, "round trips/s",
                  "50 connections, 64-byte request/response"),
         Workload("tcp_bulk", tcp_bulk, 500, 4, "MiB/s",
                  "one-way transfer, 64 KiB writes"),
         Workload("udp_pingpong", udp_pingpong, 10_000, 50, "round trips/s",
                  "64-byte datagram round trips"),
-        Workload("http", http_anycorn, 3, 1, "req/s",
+        Workload("http", http_anycorn, 2, 1, "req/s",
                  "anycorn ASGI hello-world under external load", warmup=False),
     )
 }
