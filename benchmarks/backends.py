@@ -43,9 +43,26 @@ def anyio_run_kwargs(backend: str) -> dict[str, Any]:
     raise ValueError(f"unknown backend {backend!r}; known: {', '.join(ANYIO_BACKENDS)}")
 
 
+def _register_pike() -> None:
+    """Make ``backend="pike"`` resolvable in an uninstalled checkout too.
+
+    An installed pike-anyio registers itself through a ``.pth`` start-up hook;
+    ``.pth`` files are only read from site directories, so with just
+    ``src/`` on ``PYTHONPATH`` (see the orchestrator) we import the same hook
+    module by hand.  It is idempotent, so this changes nothing when installed.
+    """
+    try:
+        import _pike_anyio_hook  # noqa: F401
+    except ImportError:
+        pass  # anyio.run will then report "No such backend: pike" — and we say so
+
+
 def run_anyio(backend: str, func: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Run ``func(*args)`` with :func:`anyio.run` on *backend*."""
     import anyio
+
+    if backend == "pike":
+        _register_pike()
 
     return anyio.run(func, *args, **anyio_run_kwargs(backend))
 
