@@ -94,6 +94,9 @@ def summarise(
             "subject": subject if has_subject else None,
             "workloads": workloads,
             "geomean": {key: geomean(vals) for key, vals in ratio_lists.items()},
+            # How many workloads each geometric mean covers: a mean over the
+            # survivors of a partly failed run must not pass for the whole suite.
+            "geomean_count": {key: len(vals) for key, vals in ratio_lists.items()},
         }
     return out
 
@@ -157,7 +160,10 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                 rows.append([f"{name} p99", "ms (lower=better)",
                              *("FAIL" if v is None else f"{v:.2f}" for v in p99), *inverse])
         if ratio_keys:
-            rows.append(["geometric mean", "", *("" for _ in backends),
+            covered = min(data["geomean_count"].values())
+            total = len(data["workloads"])
+            note = "" if covered == total else f"over {covered}/{total} only"
+            rows.append(["geometric mean", note, *("" for _ in backends),
                          *(_fmt_ratio(data["geomean"][k]) for k in ratio_keys)])
         heading = (f"{titles[suite]} — median of {meta['rounds']} interleaved round(s), "
                    f"one process per run; higher is better")
@@ -262,6 +268,11 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
         ax.set_yticks(ticks)
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(NullFormatter())
+        for j, name in enumerate(names[:-1]):  # a missing bar must read as a failure
+            if any(data["workloads"][name]["ratios"].get(k) is None for k in keys):
+                ax.annotate("FAILED", (j, 1.0), ha="center", va="bottom", fontsize="x-small",
+                            color="red", rotation=90, xytext=(0, 3),
+                            textcoords="offset points")
         for i, key in enumerate(keys):  # label the summary bars with their value
             value = data["geomean"][key]
             if value:
@@ -272,7 +283,9 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
                             xytext=(0, 2 if value >= 1 else -2),
                             textcoords="offset points")
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=45, ha="right")
+        covered, total = min(data["geomean_count"].values()), len(data["workloads"])
+        labels = [*names[:-1], "geomean" if covered == total else f"geomean ({covered}/{total})"]
+        ax.set_xticklabels(labels, rotation=45, ha="right")
         ax.set_ylabel("throughput ratio (> 1: subject faster)")
         ax.set_title(f"{suite}: {data['subject']} vs others")
         ax.legend(fontsize="small")
