@@ -4,7 +4,9 @@
 Linux); tasks live in nurseries, cancellation flows through cancel scopes.
 """
 
-from . import from_thread, lowlevel, testing, to_thread
+from . import from_thread, lowlevel, socket, testing, to_thread
+from ._highlevel_open import open_tcp_stream, open_unix_socket
+from ._highlevel_serve import open_tcp_listeners, serve_listeners, serve_tcp
 from ._kernel._cancel import (
     CancelScope,
     current_effective_deadline,
@@ -27,6 +29,7 @@ from ._kernel._exceptions import (
 from ._kernel._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
 from ._kernel._runner import current_time, run
 from ._kernel._sleep import sleep, sleep_forever, sleep_until
+from ._streams import SocketListener, SocketStream
 from ._sync import (
     CapacityLimiter,
     CapacityLimiterStatistics,
@@ -40,6 +43,14 @@ from ._sync import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "socket",
+    "serve_tcp",
+    "serve_listeners",
+    "open_unix_socket",
+    "open_tcp_stream",
+    "open_tcp_listeners",
+    "SocketStream",
+    "SocketListener",
     "TASK_STATUS_IGNORED",
     "BrokenResourceError",
     "BusyResourceError",

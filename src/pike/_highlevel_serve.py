@@ -1,0 +1,144 @@
+"""Servers: ``open_tcp_listeners``, ``serve_listeners`` and ``serve_tcp``, trio-shaped."""
+
+from __future__ import annotations
+
+import errno
+import socket as _stdlib_socket
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ._dns import getaddrinfo
+from ._kernel._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
+from ._kernel._sleep import sleep
+from ._socket import socket
+from ._streams import SocketListener, SocketStream, aclose_forcefully
+
+# accept() failing for lack of resources: wait and retry rather than crash the
+# server, since finishing handlers will free what is missing.
+_CAPACITY_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("EMFILE", "ENFILE", "ENOMEM", "ENOBUFS")
+    if hasattr(errno, name)
+)
+_CAPACITY_SLEEP = 0.1
+# The kernel clamps this to net.core.somaxconn; asking for the most is right.
+_MAX_BACKLOG = 0xFFFF
+
+
+def _backlog(backlog: int | None) -> int:
+    if backlog is None:
+        return _MAX_BACKLOG
+    if not isinstance(backlog, int):
+        raise TypeError(f"backlog must be an int or None, not {type(backlog).__name__}")
+    if backlog < 1:
+        raise ValueError(f"backlog must be >= 1, not {backlog}")
+    return min(backlog, _MAX_BACKLOG)
+
+
+async def open_tcp_listeners(
+    port: int, *, host: str | bytes | None = None, backlog: int | None = None
+) -> list[SocketListener]:
+    """Listen on ``port`` on every address of ``host`` (all interfaces if None).
+
+    One listener per address family; IPv6 listeners set ``IPV6_V6ONLY`` so the
+    IPv4 one can share the port. With ``port=0`` each listener gets its own
+    ephemeral port.
+    """
+    if not isinstance(port, int):
+        raise TypeError(f"port must be an int, not {type(port).__name__}")
+    if host is not None and not isinstance(host, (str, bytes)):
+        raise TypeError(f"host must be str, bytes or None, not {type(host).__name__}")
+    backlog = _backlog(backlog)
+    targets = await getaddrinfo(
+        host, port, type=_stdlib_socket.SOCK_STREAM, flags=_stdlib_socket.AI_PASSIVE
+    )
+    listeners: list[SocketListener] = []
+    unsupported: list[OSError] = []
+    try:
+        for family, type_, proto, _, sockaddr in targets:
+            try:
+                sock = socket(family, type_, proto)
+            except OSError as exc:
+                if exc.errno == errno.EAFNOSUPPORT:
+                    unsupported.append(exc)  # e.g. IPv6 compiled in but disabled
+                    continue
+                raise
+            try:
+                if sys.platform != "win32":
+                    sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR, 1)
+                if family == _stdlib_socket.AF_INET6:
+                    sock.setsockopt(_stdlib_socket.IPPROTO_IPV6, _stdlib_socket.IPV6_V6ONLY, 1)
+                await sock.bind(sockaddr)
+                sock.listen(backlog)
+            except BaseException:
+                sock.close()
+                raise
+            listeners.append(SocketListener(sock))
+    except BaseException:
+        for listener in listeners:
+            listener.socket.close()
+        raise
+    if not listeners:
+        raise OSError(errno.EAFNOSUPPORT, f"no usable address family for {host!r}") from (
+            ExceptionGroup("unsupported families", unsupported) if unsupported else None
+        )
+    return listeners
+
+
+Handler = Callable[[SocketStream], Awaitable[object]]
+
+
+async def _run_handler(handler: Handler, stream: SocketStream) -> None:
+    try:
+        await handler(stream)
+    finally:
+        await aclose_forcefully(stream)
+
+
+async def _serve_one(listener: SocketListener, handler: Handler, handler_nursery: Nursery) -> None:
+    async with listener:  # the listener closes when serving stops
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno in _CAPACITY_ERRNOS:
+                    await sleep(_CAPACITY_SLEEP)
+                    continue
+                raise
+            handler_nursery.start_soon(_run_handler, handler, stream)
+
+
+async def serve_listeners(
+    handler: Handler,
+    listeners: list[SocketListener],
+    *,
+    handler_nursery: Nursery | None = None,
+    task_status: TaskStatus[Any] = TASK_STATUS_IGNORED,
+) -> None:
+    """Accept on every listener forever, running ``handler(stream)`` per connection.
+
+    Each stream is closed when its handler returns. Handler errors propagate
+    (and so stop the server), as in trio: catch them in the handler if one
+    bad connection must not end the service.
+    """
+    async with open_nursery() as nursery:
+        target = nursery if handler_nursery is None else handler_nursery
+        for listener in listeners:
+            nursery.start_soon(_serve_one, listener, handler, target)
+        task_status.started(listeners)
+
+
+async def serve_tcp(
+    handler: Handler,
+    port: int,
+    *,
+    host: str | bytes | None = None,
+    backlog: int | None = None,
+    handler_nursery: Nursery | None = None,
+    task_status: TaskStatus[Any] = TASK_STATUS_IGNORED,
+) -> None:
+    """``open_tcp_listeners`` + ``serve_listeners``; ``nursery.start`` gets the listeners."""
+    listeners = await open_tcp_listeners(port, host=host, backlog=backlog)
+    await serve_listeners(
+        handler, listeners, handler_nursery=handler_nursery, task_status=task_status
+    )

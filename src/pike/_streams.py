@@ -1,0 +1,239 @@
+"""``SocketStream`` and ``SocketListener``: trio's stream interface over pike sockets.
+
+A stream turns the socket's OS errors into the three errors a stream user
+cares about: ``ClosedResourceError`` (this side closed it), ``BrokenResourceError``
+(the other side or the network broke it) and ``BusyResourceError`` (two tasks
+sending, or two receiving, at once — their bytes would interleave).
+
+``send_all`` and ``receive_some`` call the stdlib socket directly rather than
+``SocketType.send``/``recv``: the stream is the layer anyio and servers use per
+message, so it gets its own copy of the try-then-park loop and one coroutine
+frame less per call.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket as _stdlib_socket
+from typing import Any
+
+from ._kernel._cancel import CancelScope
+from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._socket import Buffer, SocketType
+
+DEFAULT_RECEIVE_SIZE = 65536
+
+# accept() errors that concern only the one connection being accepted.
+_IGNORED_ACCEPT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ECONNABORTED", "EPROTO", "ENOPROTOOPT", "EPERM")
+    if hasattr(errno, name)
+)
+
+
+def _translate(exc: OSError, sock: SocketType, action: str) -> Exception:
+    """The stream-level error for an OSError from the socket."""
+    if sock.fileno() == -1:
+        return ClosedResourceError(f"cannot {action}: this stream was closed")
+    return BrokenResourceError(f"cannot {action}: {exc}")
+
+
+class SocketStream:
+    """A bidirectional byte stream over a connected SOCK_STREAM socket.
+
+    TCP sockets get ``TCP_NODELAY``: a stream hands whole messages to
+    ``send_all``, so Nagle's delay would only add latency.
+    """
+
+    __slots__ = ("_receiving", "_recv", "_send", "_sending", "socket")
+
+    def __init__(self, socket: SocketType) -> None:
+        if not isinstance(socket, SocketType):
+            raise TypeError(f"SocketStream needs a pike socket, got {type(socket).__name__}")
+        if socket.type != _stdlib_socket.SOCK_STREAM:
+            raise ValueError("SocketStream needs a SOCK_STREAM socket")
+        self.socket = socket
+        self._recv = socket._sock.recv
+        self._send = socket._sock.send
+        self._sending = False
+        self._receiving = False
+        if socket.family in (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6):
+            try:
+                socket.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # not TCP after all (SCTP, say): harmless
+
+    async def send_all(self, data: Buffer) -> None:
+        """Send every byte of ``data``; returns once the OS has taken them all.
+
+        If it is cancelled part-way, an unknown prefix was sent and the stream
+        should be considered broken (the same contract as trio).
+        """
+        if self._sending:
+            raise BusyResourceError("another task is already sending on this stream")
+        self._sending = True
+        try:
+            await checkpoint_if_cancelled()
+            send = self._send
+            parked = False
+            remaining: Buffer = data
+            if type(data) is not bytes and type(data) is not bytearray:
+                # len() of a memoryview counts items, not bytes: go to bytes.
+                remaining = memoryview(data).cast("B")
+            while True:
+                try:
+                    n = send(remaining)
+                except BlockingIOError:
+                    await self.socket._park_writable()
+                    parked = True
+                    continue
+                except OSError as exc:
+                    raise _translate(exc, self.socket, "send") from exc
+                if n == len(remaining):
+                    break
+                # A partial send: slice without copying from here on.
+                remaining = memoryview(remaining)[n:]
+            if not parked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        if self._sending:
+            raise BusyResourceError("another task is already sending on this stream")
+        self._sending = True
+        try:
+            if self.socket.fileno() == -1:
+                raise ClosedResourceError("this stream was closed")
+            await self.socket.wait_writable()
+        finally:
+            self._sending = False
+
+    async def send_eof(self) -> None:
+        """Shut down the sending direction; the peer then reads EOF."""
+        if self._sending:
+            raise BusyResourceError("another task is already sending on this stream")
+        self._sending = True
+        try:
+            await checkpoint()
+            sock = self.socket
+            if sock.fileno() == -1:
+                raise ClosedResourceError("this stream was closed")
+            if sock.did_shutdown_SHUT_WR:
+                return
+            try:
+                sock.shutdown(_stdlib_socket.SHUT_WR)
+            except OSError as exc:
+                raise _translate(exc, sock, "send EOF") from exc
+        finally:
+            self._sending = False
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` means EOF."""
+        if max_bytes is None:
+            max_bytes = DEFAULT_RECEIVE_SIZE
+        elif not isinstance(max_bytes, int):
+            raise TypeError(f"max_bytes must be an int, not {type(max_bytes).__name__}")
+        elif max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, not {max_bytes}")
+        if self._receiving:
+            raise BusyResourceError("another task is already receiving on this stream")
+        self._receiving = True
+        try:
+            await checkpoint_if_cancelled()
+            recv = self._recv
+            try:
+                data = recv(max_bytes)
+            except BlockingIOError:
+                while True:
+                    await self.socket._park_readable()
+                    try:
+                        return recv(max_bytes)
+                    except BlockingIOError:
+                        pass
+                    except OSError as exc:
+                        raise _translate(exc, self.socket, "receive") from exc
+            except OSError as exc:
+                raise _translate(exc, self.socket, "receive") from exc
+            await cancel_shielded_checkpoint()
+            return data
+        finally:
+            self._receiving = False
+
+    async def aclose(self) -> None:
+        """Close the socket (at once, even if cancelled), then checkpoint."""
+        self.socket.close()
+        await checkpoint()
+
+    def setsockopt(
+        self, level: int, option: int, value: int | Buffer | None, length: int | None = None
+    ) -> None:
+        self.socket.setsockopt(level, option, value, length)
+
+    def getsockopt(self, level: int, option: int, buffersize: int = 0) -> int | bytes:
+        if buffersize == 0:
+            return self.socket.getsockopt(level, option)
+        return self.socket.getsockopt(level, option, buffersize)
+
+    async def __aenter__(self) -> SocketStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<pike.SocketStream {self.socket!r}>"
+
+
+class SocketListener:
+    """Accepts connections on a listening SOCK_STREAM socket as ``SocketStream``s."""
+
+    __slots__ = ("socket",)
+
+    def __init__(self, socket: SocketType) -> None:
+        if not isinstance(socket, SocketType):
+            raise TypeError(f"SocketListener needs a pike socket, got {type(socket).__name__}")
+        if socket.type != _stdlib_socket.SOCK_STREAM:
+            raise ValueError("SocketListener needs a SOCK_STREAM socket")
+        try:
+            listening = socket.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN)
+        except OSError:
+            pass  # the platform cannot tell; trust the caller
+        else:
+            if not listening:
+                raise ValueError("SocketListener needs a listening socket: call listen() first")
+        self.socket = socket
+
+    async def accept(self) -> SocketStream:
+        """Wait for the next connection."""
+        while True:
+            try:
+                sock, _ = await self.socket.accept()
+            except OSError as exc:
+                if self.socket.fileno() == -1 or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+                    raise ClosedResourceError("this listener was closed") from None
+                if exc.errno in _IGNORED_ACCEPT_ERRNOS:
+                    continue
+                raise
+            return SocketStream(sock)
+
+    async def aclose(self) -> None:
+        self.socket.close()
+        await checkpoint()
+
+    async def __aenter__(self) -> SocketListener:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<pike.SocketListener {self.socket!r}>"
+
+
+async def aclose_forcefully(resource: Any) -> None:
+    """Close ``resource`` without waiting for anything (its aclose is cancelled)."""
+    with CancelScope() as scope:
+        scope.cancel()
+        await resource.aclose()
