@@ -21,9 +21,11 @@ Fairness rules this module enforces (and why):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -95,19 +97,24 @@ def spawn_worker(args: list[str], timeout: float) -> tuple[dict[str, Any] | None
     diagnostic text, wall seconds)."""
     cmd = [sys.executable, "-m", "benchmarks.worker", *args]
     started = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=ROOT, env=child_env())
-    except subprocess.TimeoutExpired as exc:
-        wall = time.perf_counter() - started
-        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        return None, f"timed out after {timeout:.0f}s (hang?)\n{stderr[-4000:]}", wall
+    # Own session, so a hung worker is killed together with whatever it started
+    # (the HTTP workload's load generator) and nothing is left running.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT, env=child_env(), start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            wall = time.perf_counter() - started
+            return None, f"timed out after {timeout:g}s (hang?)\n{stderr[-4000:]}", wall
     wall = time.perf_counter() - started
-    for line in reversed(proc.stdout.splitlines()):
+    for line in reversed(stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX):]), proc.stderr, wall
+            return json.loads(line[len(RESULT_PREFIX):]), stderr, wall
     return None, (f"worker exited {proc.returncode} without a result\n"
-                  f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"), wall
+                  f"{stdout[-2000:]}\n{stderr[-4000:]}"), wall
 
 
 def probe_backends(suite_backends: dict[str, list[str]], timeout: float) -> list[str]:

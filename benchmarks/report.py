@@ -108,8 +108,11 @@ def failures(results: dict[str, Any]) -> list[str]:
         for name, wl in data["workloads"].items():
             for backend, entry in wl["backends"].items():
                 for fail in entry["failures"]:
+                    detail = fail["traceback"].rstrip()
+                    if detail.strip() == fail["error"].strip():
+                        detail = ""
                     lines.append(f"--- {suite}/{name} on {backend}, round {fail['round']}: "
-                                 f"{fail['error']}\n{fail['traceback'].rstrip()}")
+                                 f"{fail['error']}" + (f"\n{detail}" if detail else ""))
     return lines
 
 
