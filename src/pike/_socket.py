@@ -235,6 +235,7 @@ class SocketType:
         else:
             await cancel_shielded_checkpoint()
             return result
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
         while True:
             await (self._park_readable() if reading else self._park_writable())
             try:
@@ -278,6 +279,7 @@ class SocketType:
         else:
             await cancel_shielded_checkpoint()
             return
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
         try:
             await self._park_writable()
         except BaseException:
@@ -294,15 +296,17 @@ class SocketType:
         try:
             fd, addr = accept()
         except BlockingIOError:
-            while True:
-                await self._park_readable()
-                try:
-                    fd, addr = accept()
-                    break
-                except BlockingIOError:
-                    pass
+            parked = True
         else:
+            parked = False
             await cancel_shielded_checkpoint()
+        while parked:
+            await self._park_readable()
+            try:
+                fd, addr = accept()
+                parked = False
+            except BlockingIOError:
+                pass
         sock = self._sock
         return SocketType(_stdlib_socket.socket(sock.family, sock.type, sock.proto, fd)), addr
 
@@ -313,42 +317,51 @@ class SocketType:
         try:
             data = self._recv(bufsize, flags)
         except BlockingIOError:
-            while True:
-                await self._park_readable()
-                try:
-                    return self._recv(bufsize, flags)
-                except BlockingIOError:
-                    pass
-        await cancel_shielded_checkpoint()
-        return data
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return data
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
+            await self._park_readable()
+            try:
+                return self._recv(bufsize, flags)
+            except BlockingIOError:
+                pass
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
         await checkpoint_if_cancelled()
         try:
             n = self._recv_into(buffer, nbytes, flags)
         except BlockingIOError:
-            while True:
-                await self._park_readable()
-                try:
-                    return self._recv_into(buffer, nbytes, flags)
-                except BlockingIOError:
-                    pass
-        await cancel_shielded_checkpoint()
-        return n
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return n
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
+            await self._park_readable()
+            try:
+                return self._recv_into(buffer, nbytes, flags)
+            except BlockingIOError:
+                pass
 
     async def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         await checkpoint_if_cancelled()
         try:
             result = self._recvfrom(bufsize, flags)
         except BlockingIOError:
-            while True:
-                await self._park_readable()
-                try:
-                    return self._recvfrom(bufsize, flags)
-                except BlockingIOError:
-                    pass
-        await cancel_shielded_checkpoint()
-        return result
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return result
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
+            await self._park_readable()
+            try:
+                return self._recvfrom(bufsize, flags)
+            except BlockingIOError:
+                pass
 
     async def recvfrom_into(
         self, buffer: Buffer, nbytes: int = 0, flags: int = 0
@@ -372,14 +385,17 @@ class SocketType:
         try:
             n = self._send(data, flags)
         except BlockingIOError:
-            while True:
-                await self._park_writable()
-                try:
-                    return self._send(data, flags)
-                except BlockingIOError:
-                    pass
-        await cancel_shielded_checkpoint()
-        return n
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return n
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
+            await self._park_writable()
+            try:
+                return self._send(data, flags)
+            except BlockingIOError:
+                pass
 
     async def sendto(self, data: Buffer, *flags_and_address: Any) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""
@@ -399,14 +415,17 @@ class SocketType:
         try:
             n = self._sendto(data, flags, sockaddr)
         except BlockingIOError:
-            while True:
-                await self._park_writable()
-                try:
-                    return self._sendto(data, flags, sockaddr)
-                except BlockingIOError:
-                    pass
-        await cancel_shielded_checkpoint()
-        return n
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return n
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
+            await self._park_writable()
+            try:
+                return self._sendto(data, flags, sockaddr)
+            except BlockingIOError:
+                pass
 
     async def sendmsg(
         self,

@@ -85,15 +85,18 @@ class SocketStream:
                 try:
                     n = send(remaining)
                 except BlockingIOError:
-                    await self.socket._park_writable()
-                    parked = True
-                    continue
+                    n = -1
                 except OSError as exc:
                     raise _translate(exc, self.socket, "send") from exc
-                if n == len(remaining):
+                if n == -1:
+                    # Parked outside the except clause: no BlockingIOError in tracebacks.
+                    await self.socket._park_writable()
+                    parked = True
+                elif n == len(remaining):
                     break
-                # A partial send: slice without copying from here on.
-                remaining = memoryview(remaining)[n:]
+                else:
+                    # A partial send: slice without copying from here on.
+                    remaining = memoryview(remaining)[n:]
             if not parked:
                 await cancel_shielded_checkpoint()
         finally:
@@ -144,20 +147,24 @@ class SocketStream:
             await checkpoint_if_cancelled()
             recv = self._recv
             try:
+                return_now = True
                 data = recv(max_bytes)
             except BlockingIOError:
-                while True:
-                    await self.socket._park_readable()
-                    try:
-                        return recv(max_bytes)
-                    except BlockingIOError:
-                        pass
-                    except OSError as exc:
-                        raise _translate(exc, self.socket, "receive") from exc
+                return_now = False
             except OSError as exc:
                 raise _translate(exc, self.socket, "receive") from exc
-            await cancel_shielded_checkpoint()
-            return data
+            if return_now:
+                await cancel_shielded_checkpoint()
+                return data
+            # Parked outside the except clause: no BlockingIOError in tracebacks.
+            while True:
+                await self.socket._park_readable()
+                try:
+                    return recv(max_bytes)
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    raise _translate(exc, self.socket, "receive") from exc
         finally:
             self._receiving = False
 

@@ -1,0 +1,323 @@
+"""SocketStream, SocketListener and the open_*/serve_* helpers, on every notifier."""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from typing import Any
+
+import pytest
+from _io_support import FdLeakCheck, Runner, run
+
+import pike
+import pike.socket as psocket
+from pike import _highlevel_open
+
+__all__ = ["run"]
+
+
+async def stream_pair() -> tuple[pike.SocketStream, pike.SocketStream]:
+    listeners = await pike.open_tcp_listeners(0, host="127.0.0.1")
+    (listener,) = listeners
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        client = await pike.open_tcp_stream("127.0.0.1", port)
+        server = await listener.accept()
+    return client, server
+
+
+def test_send_all_receive_some_large(run: Runner) -> None:
+    payload = os.urandom(3 * 1024 * 1024)
+
+    async def main() -> None:
+        client, server = await stream_pair()
+        received = bytearray()
+
+        async def reader() -> None:
+            while True:
+                chunk = await server.receive_some(100_000)
+                if not chunk:
+                    return
+                received.extend(chunk)
+
+        async with client, server, pike.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await client.send_all(payload)
+            await client.send_eof()
+            await client.send_eof()  # twice is fine
+        assert bytes(received) == payload
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_send_all_memoryview_formats(run: Runner) -> None:
+    async def main() -> None:
+        client, server = await stream_pair()
+        async with client, server:
+            import array
+
+            await client.send_all(memoryview(array.array("i", [1, 2])))
+            await client.send_all(bytearray(b"ab"))
+            got = b""
+            while len(got) < 10:
+                got += await server.receive_some()
+            assert got == struct.pack("ii", 1, 2) + b"ab"
+            assert client.getsockopt(psocket.IPPROTO_TCP, psocket.TCP_NODELAY)
+            client.setsockopt(psocket.SOL_SOCKET, psocket.SO_KEEPALIVE, 1)
+            await client.wait_send_all_might_not_block()
+
+    run(main)
+
+
+def test_stream_errors(run: Runner) -> None:
+    async def main() -> None:
+        client, server = await stream_pair()
+        with pytest.raises(ValueError):
+            await client.receive_some(0)
+        with pytest.raises(TypeError):
+            await client.receive_some(1.5)  # type: ignore[arg-type]
+        await client.aclose()
+        await client.aclose()  # idempotent
+        with pytest.raises(pike.ClosedResourceError):
+            await client.receive_some()
+        with pytest.raises(pike.ClosedResourceError):
+            await client.send_all(b"x")
+        with pytest.raises(pike.ClosedResourceError):
+            await client.send_eof()
+        with pytest.raises(pike.ClosedResourceError):
+            await client.wait_send_all_might_not_block()
+        assert await server.receive_some() == b""  # EOF
+        await server.aclose()
+        with pytest.raises(TypeError):
+            pike.SocketStream(object())  # type: ignore[arg-type]
+        with psocket.socket(type=psocket.SOCK_DGRAM) as udp, pytest.raises(ValueError):
+            pike.SocketStream(udp)
+        with psocket.socket() as unlistening, pytest.raises(ValueError):
+            pike.SocketListener(unlistening)
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_concurrent_use_is_busy(run: Runner) -> None:
+    async def main() -> None:
+        client, server = await stream_pair()
+        async with client, server, pike.open_nursery() as nursery:
+            nursery.start_soon(server.receive_some)
+
+            async def flood() -> None:
+                with pytest.raises(pike.ClosedResourceError):
+                    while True:
+                        await client.send_all(b"x" * 1_000_000)
+
+            nursery.start_soon(flood)
+            await pike.sleep(0.05)
+            with pytest.raises(pike.BusyResourceError):
+                await client.send_all(b"y")
+            with pytest.raises(pike.BusyResourceError):
+                await client.send_eof()
+            with pytest.raises(pike.BusyResourceError):
+                await client.wait_send_all_might_not_block()
+            # The first receive got the flood's bytes and returned; block another.
+            async def receive_until_closed() -> None:
+                with pytest.raises(pike.ClosedResourceError):
+                    await client.receive_some()
+
+            nursery.start_soon(receive_until_closed)
+            await pike.sleep(0.01)
+            with pytest.raises(pike.BusyResourceError):
+                await client.receive_some()
+            await client.aclose()  # wakes the blocked sender and receiver
+            nursery.cancel_scope.cancel()
+
+    run(main)
+
+
+async def reset_pair() -> tuple[pike.SocketStream, pike.SocketStream]:
+    """A pair whose server side is closed with RST (SO_LINGER 0)."""
+    client, server = await stream_pair()
+    server.socket.setsockopt(psocket.SOL_SOCKET, psocket.SO_LINGER, struct.pack("ii", 1, 0))
+    await server.aclose()
+    await pike.sleep(0.01)
+    return client, server
+
+
+def test_peer_reset_mid_send_is_broken(run: Runner) -> None:
+    async def main() -> None:
+        client, _ = await reset_pair()
+        with pytest.raises(pike.BrokenResourceError) as info:
+            for _ in range(100):
+                await client.send_all(b"x" * 65536)
+        assert isinstance(info.value.__cause__, (ConnectionResetError, BrokenPipeError))
+        await client.aclose()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_peer_reset_receive_is_broken(run: Runner) -> None:
+    async def main() -> None:
+        client, _ = await reset_pair()
+        with pytest.raises(pike.BrokenResourceError):
+            await client.receive_some()
+        await client.aclose()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_open_tcp_stream_refused(run: Runner) -> None:
+    async def main() -> None:
+        with psocket.socket() as probe:
+            await probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            with pytest.raises(OSError) as info:
+                await pike.open_tcp_stream("127.0.0.1", port)
+            assert info.value.errno == errno.ECONNREFUSED
+            assert isinstance(info.value.__cause__, ExceptionGroup)
+        with pytest.raises(TypeError):
+            await pike.open_tcp_stream(None, 80)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            await pike.open_tcp_stream("127.0.0.1", "80")  # type: ignore[arg-type]
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_happy_eyeballs(run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first address hangs, a dead one refuses, the last one answers."""
+
+    async def main() -> None:
+        from test_io_socket import full_backlog_listener
+
+        hanging, fillers = await full_backlog_listener()
+        with psocket.socket() as dead:
+            await dead.bind(("127.0.0.1", 0))
+            listener = (await pike.open_tcp_listeners(0, host="127.0.0.1"))[0]
+            targets: list[Any] = [
+                (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", hanging.getsockname()),
+                (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", dead.getsockname()),
+                (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", listener.socket.getsockname()),
+            ]
+
+            async def fake_getaddrinfo(*args: Any, **kwargs: Any) -> list[Any]:
+                return list(targets)
+
+            monkeypatch.setattr(_highlevel_open, "getaddrinfo", fake_getaddrinfo)
+            start = pike.current_time()
+            stream = await pike.open_tcp_stream("example", 0, happy_eyeballs_delay=0.05)
+            elapsed = pike.current_time() - start
+            assert stream.socket.getpeername() == listener.socket.getsockname()
+            # 50 ms for the hanging one; the refusal starts the third at once.
+            assert elapsed < 0.5
+            await stream.aclose()
+            await listener.aclose()
+        hanging.close()
+        for s in fillers:
+            s.close()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_happy_eyeballs_reorder() -> None:
+    v4 = (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", ("1.1.1.1", 1))
+    v6 = (psocket.AF_INET6, psocket.SOCK_STREAM, 6, "", ("::1", 1, 0, 0))
+    targets: list[Any] = [v6, v6, v6, v4, v4]
+    assert _highlevel_open._reorder(targets) == [v6, v4, v6, v6, v4]
+
+
+def test_serve_tcp_echo(run: Runner) -> None:
+    async def echo(stream: pike.SocketStream) -> None:
+        while data := await stream.receive_some():
+            await stream.send_all(data)
+
+    async def main() -> None:
+        async with pike.open_nursery() as nursery:
+            listeners = await nursery.start(pike.serve_tcp, echo, 0)
+            ports = {listener.socket.getsockname()[1] for listener in listeners}
+            families = {listener.socket.family for listener in listeners}
+            assert psocket.AF_INET in families
+            port = next(
+                lst.socket.getsockname()[1]
+                for lst in listeners
+                if lst.socket.family == psocket.AF_INET
+            )
+            assert port in ports
+            for i in range(5):
+                async with await pike.open_tcp_stream("127.0.0.1", port) as stream:
+                    await stream.send_all(b"hello %d" % i)
+                    assert await stream.receive_some() == b"hello %d" % i
+            nursery.cancel_scope.cancel()
+        for listener in listeners:
+            assert listener.socket.fileno() == -1  # serving closed them
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_open_tcp_listeners_validation(run: Runner) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError):
+            await pike.open_tcp_listeners("80")  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            await pike.open_tcp_listeners(0, backlog=0)
+        listeners = await pike.open_tcp_listeners(0, host="127.0.0.1", backlog=5)
+        for listener in listeners:
+            await listener.aclose()
+            with pytest.raises(pike.ClosedResourceError):
+                await listener.accept()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_listener_close_wakes_accept(run: Runner) -> None:
+    async def main() -> None:
+        (listener,) = await pike.open_tcp_listeners(0, host="127.0.0.1")
+        async with pike.open_nursery() as nursery:
+
+            async def accept() -> None:
+                with pytest.raises(pike.ClosedResourceError):
+                    await listener.accept()
+
+            nursery.start_soon(accept)
+            await pike.sleep(0.01)
+            await listener.aclose()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_open_unix_socket(run: Runner, tmp_path: Any) -> None:
+    path = str(tmp_path / "sock")
+
+    async def main() -> None:
+        with psocket.socket(psocket.AF_UNIX) as raw:
+            await raw.bind(path)
+            raw.listen()
+            listener = pike.SocketListener(raw)
+            async with await pike.open_unix_socket(path) as client:
+                server = await listener.accept()
+                async with server:
+                    await client.send_all(b"over unix")
+                    assert await server.receive_some() == b"over unix"
+        with pytest.raises(FileNotFoundError):
+            await pike.open_unix_socket(path + ".missing")
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_stream_cancel_receive_then_reuse(run: Runner) -> None:
+    async def main() -> None:
+        client, server = await stream_pair()
+        async with client, server:
+            with pike.move_on_after(0.01):
+                await server.receive_some()
+            await client.send_all(b"after")
+            assert await server.receive_some() == b"after"
+
+    run(main)
