@@ -5,6 +5,7 @@ Linux); tasks live in nurseries, cancellation flows through cancel scopes.
 """
 
 from . import from_thread, lowlevel, socket, testing, to_thread
+from ._cross_thread_event import CrossThreadEvent
 from ._highlevel_open import open_tcp_stream, open_unix_socket
 from ._highlevel_serve import open_tcp_listeners, serve_listeners, serve_tcp
 from ._kernel._cancel import (
@@ -29,7 +30,9 @@ from ._kernel._exceptions import (
 from ._kernel._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
 from ._kernel._runner import current_time, run
 from ._kernel._sleep import sleep, sleep_forever, sleep_until
+from ._signals import open_signal_receiver
 from ._streams import SocketListener, SocketStream
+from ._subprocess import run_process
 from ._sync import (
     CapacityLimiter,
     CapacityLimiterStatistics,
@@ -43,6 +46,9 @@ from ._sync import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "run_process",
+    "open_signal_receiver",
+    "CrossThreadEvent",
     "socket",
     "serve_tcp",
     "serve_listeners",

@@ -1,5 +1,6 @@
 """pike's low-level API: the kernel's primitives, for libraries built on pike."""
 
+from ._fdstream import FdStream
 from ._handle import Handle
 from ._kernel._parking import ParkingLot, ParkingLotStatistics
 from ._kernel._runner import (
@@ -24,8 +25,12 @@ from ._kernel._traps import (
     wait_task_rescheduled,
 )
 from ._lowlevel_io import current_notifier, notify_closing, wait_readable, wait_writable
+from ._subprocess import Process, open_process
 
 __all__ = [
+    "open_process",
+    "Process",
+    "FdStream",
     "Abort",
     "Handle",
     "ParkingLot",

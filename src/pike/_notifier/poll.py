@@ -199,6 +199,10 @@ class PollNotifier(Reactor):
             # Pipe full (a wake-up is pending anyway) or closed at shutdown.
             pass
 
+    def signal_wakeup_fd(self) -> int:
+        """An fd for ``signal.set_wakeup_fd``: a byte written to it ends a wait."""
+        return self._wake_w
+
     def close(self) -> None:
         self._handles.clear()
         self._registered.clear()

@@ -1,0 +1,150 @@
+"""``FdStream``: an async byte stream over a pipe (or tty, FIFO) fd.
+
+It owns the fd, switches it to non-blocking mode and drives it with the same
+try-then-park loop as pike's sockets (see ``_socket.py``): ``os.read`` /
+``os.write`` first, park on the fd's handle only after EAGAIN. Subprocess pipes
+are built on it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ._handle import Handle
+from ._kernel import _state
+from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._notifier import Reactor
+
+DEFAULT_RECEIVE_SIZE = 65536
+Buffer = bytes | bytearray | memoryview
+
+
+class FdStream:
+    """Send and receive bytes on ``fd``, which this object now owns and will close."""
+
+    __slots__ = ("_fd", "_handle", "_notifier", "_receiving", "_sending")
+
+    def __init__(self, fd: int) -> None:
+        if not isinstance(fd, int):
+            raise TypeError(f"fd must be an int, not {type(fd).__name__}")
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._notifier: Reactor | None = None
+        self._handle: Handle | None = None
+        self._sending = False
+        self._receiving = False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def _reactor_and_handle(self) -> tuple[Reactor, Handle]:
+        """Registered lazily at the first EAGAIN, once per run (as sockets are)."""
+        if self._fd < 0:
+            raise ClosedResourceError("this stream was closed")
+        notifier = _state.runner().notifier
+        if notifier is not self._notifier or self._handle is None:
+            if not isinstance(notifier, Reactor):
+                raise RuntimeError(f"FdStream needs a readiness notifier, not {notifier.name}")
+            self._handle = notifier.handle_for(self._fd)
+            self._notifier = notifier
+        return notifier, self._handle
+
+    async def send_all(self, data: Buffer) -> None:
+        if self._sending:
+            raise BusyResourceError("another task is already sending on this stream")
+        self._sending = True
+        try:
+            await checkpoint_if_cancelled()
+            view = memoryview(data).cast("B")
+            parked = False
+            while view:
+                if self._fd < 0:
+                    raise ClosedResourceError("this stream was closed")
+                try:
+                    n = os.write(self._fd, view)
+                except BlockingIOError:
+                    n = -1
+                except OSError as exc:  # EPIPE: the reader is gone
+                    raise BrokenResourceError(f"cannot send: {exc}") from exc
+                if n < 0:
+                    notifier, handle = self._reactor_and_handle()
+                    await notifier.park_writable(handle)
+                    parked = True
+                else:
+                    view = view[n:]
+            if not parked:
+                await cancel_shielded_checkpoint()
+        finally:
+            self._sending = False
+
+    async def wait_send_all_might_not_block(self) -> None:
+        if self._sending:
+            raise BusyResourceError("another task is already sending on this stream")
+        self._sending = True
+        try:
+            if self._fd < 0:
+                raise ClosedResourceError("this stream was closed")
+            notifier = _state.runner().notifier
+            assert isinstance(notifier, Reactor)
+            await notifier.wait_writable(self._fd)
+        finally:
+            self._sending = False
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` at EOF."""
+        if max_bytes is None:
+            max_bytes = DEFAULT_RECEIVE_SIZE
+        elif not isinstance(max_bytes, int):
+            raise TypeError(f"max_bytes must be an int, not {type(max_bytes).__name__}")
+        elif max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, not {max_bytes}")
+        if self._receiving:
+            raise BusyResourceError("another task is already receiving on this stream")
+        self._receiving = True
+        try:
+            await checkpoint_if_cancelled()
+            parked = False
+            while True:
+                if self._fd < 0:
+                    raise ClosedResourceError("this stream was closed")
+                try:
+                    data = os.read(self._fd, max_bytes)
+                    break
+                except BlockingIOError:
+                    pass
+                except OSError as exc:  # EIO from a tty whose other side closed, say
+                    raise BrokenResourceError(f"cannot receive: {exc}") from exc
+                notifier, handle = self._reactor_and_handle()
+                await notifier.park_readable(handle)
+                parked = True
+            if not parked:
+                await cancel_shielded_checkpoint()
+            return data
+        finally:
+            self._receiving = False
+
+    def close(self) -> None:
+        """Close the fd now; tasks blocked on it get ``ClosedResourceError``."""
+        fd = self._fd
+        if fd < 0:
+            return
+        self._fd = -1
+        runner = _state.local.runner
+        if runner is not None and isinstance(runner.notifier, Reactor):
+            runner.notifier.notify_closing(fd)
+        self._notifier = self._handle = None
+        os.close(fd)
+
+    async def aclose(self) -> None:
+        self.close()
+        await checkpoint()
+
+    async def __aenter__(self) -> FdStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<pike.lowlevel.FdStream fd={self._fd}>"
