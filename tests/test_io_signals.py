@@ -75,9 +75,8 @@ def test_receiver_errors(run: Runner) -> None:
     async def main() -> None:
         with pytest.raises(TypeError), pike.open_signal_receiver():
             pass
-        with pytest.raises(TypeError):
-            with pike.open_signal_receiver("SIGUSR1"):  # type: ignore[arg-type]
-                pass
+        with pytest.raises(TypeError), pike.open_signal_receiver("SIGUSR1"):  # type: ignore[arg-type]
+            pass
         with pike.open_signal_receiver(signal.SIGUSR1) as receiver:
             async with pike.open_nursery() as nursery:
                 nursery.start_soon(receiver.__anext__)
