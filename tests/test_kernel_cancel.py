@@ -772,3 +772,78 @@ def test_timeout_of_exited_scope_does_not_fire() -> None:
         assert not scope.cancel_called
 
     run_mock(main)
+
+
+def test_many_exited_timeouts_then_real_ones() -> None:
+    # Thousands of scopes with deadlines that exit early leave dead timer
+    # entries behind; the live ones must still fire exactly on time.
+    async def main() -> list[float]:
+        start = pike.current_time()
+        for i in range(3000):
+            with pike.move_on_after(10 + i % 7):
+                pass
+        fired: list[float] = []
+
+        async def sleeper(delay: float) -> None:
+            with pike.move_on_after(delay):
+                await pike.sleep_forever()
+            fired.append(pike.current_time() - start)
+
+        async with pike.open_nursery() as nursery:
+            for delay in (20, 5, 12):
+                nursery.start_soon(sleeper, delay)
+            for i in range(1000):
+                with pike.move_on_after(1 + i % 3):
+                    await lowlevel.checkpoint()
+        return fired
+
+    assert run_mock(main) == [5, 12, 20]
+
+
+def test_deadline_changes_many_times() -> None:
+    async def main() -> float:
+        start = pike.current_time()
+        with pike.CancelScope() as scope:
+            for i in range(500):
+                scope.deadline = start + 100 + i
+            scope.deadline = start + 3
+            await pike.sleep_forever()
+        return pike.current_time() - start
+
+    assert run_mock(main) == 3
+
+
+def test_move_on_after_with_shield() -> None:
+    async def main() -> None:
+        with pike.CancelScope() as outer:
+            outer.cancel()
+            with pike.move_on_after(2, shield=True) as inner:
+                await pike.sleep(1)  # shielded from outer
+                await pike.sleep(5)  # its own deadline fires
+            assert inner.cancelled_caught
+        assert not outer.cancelled_caught
+
+    run_mock(main)
+
+
+def test_cancel_reaches_tasks_in_deep_nursery_tree() -> None:
+    async def main() -> int:
+        cancelled = 0
+
+        async def node(depth: int) -> None:
+            nonlocal cancelled
+            if depth == 0:
+                try:
+                    await pike.sleep_forever()
+                except pike.Cancelled:
+                    cancelled += 1
+                    raise
+            async with pike.open_nursery() as nursery:
+                nursery.start_soon(node, depth - 1)
+                nursery.start_soon(node, depth - 1)
+
+        with pike.move_on_after(1):
+            await node(6)
+        return cancelled
+
+    assert run_mock(main) == 64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
@@ -15,14 +16,13 @@ import pike
 from pike import lowlevel
 
 
-@pytest.fixture
-def no_never_awaited(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail if a coroutine of this test's own functions was never awaited.
+@contextlib.contextmanager
+def no_never_awaited(owner: str) -> Iterator[None]:
+    """Fail if a coroutine of ``owner``'s local functions was never awaited.
 
     Tests define their async functions locally, so the warning names them
     (``test_x.<locals>.fn``) and garbage from other tests is not blamed here.
     """
-    mine = f"{request.function.__name__}.<locals>"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -30,7 +30,7 @@ def no_never_awaited(request: pytest.FixtureRequest) -> Iterator[None]:
     bad = [
         str(w.message)
         for w in caught
-        if "never awaited" in str(w.message) and mine in str(w.message)
+        if "never awaited" in str(w.message) and f"{owner}.<locals>" in str(w.message)
     ]
     assert not bad
 
@@ -47,21 +47,22 @@ def sync_fn() -> str:
 # -- pike.run --------------------------------------------------------------------------
 
 
-def test_run_with_sync_function(no_never_awaited: None) -> None:
-    with pytest.raises(TypeError, match="async"):
+def test_run_with_sync_function() -> None:
+    with no_never_awaited("test_run_with_sync_function"), pytest.raises(TypeError, match="async"):
         pike.run(sync_fn)  # type: ignore[arg-type]
 
 
-def test_run_with_coroutine_object(no_never_awaited: None) -> None:
-    async def local_fn() -> None:
-        pass
+def test_run_with_coroutine_object() -> None:
+    with no_never_awaited("test_run_with_coroutine_object"):
+        async def local_fn() -> None:
+            pass
 
-    with pytest.raises(TypeError, match="coroutine"):
-        pike.run(local_fn())  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="coroutine"):
+            pike.run(local_fn())  # type: ignore[arg-type]
 
 
-def test_run_with_non_callable(no_never_awaited: None) -> None:
-    with pytest.raises(TypeError):
+def test_run_with_non_callable() -> None:
+    with no_never_awaited("test_run_with_non_callable"), pytest.raises(TypeError):
         pike.run(42)  # type: ignore[arg-type]
 
 
@@ -70,27 +71,29 @@ def test_run_with_bad_notifier_name() -> None:
         pike.run(async_fn, notifier="no-such-thing")
 
 
-def test_run_inside_run(no_never_awaited: None) -> None:
-    async def main() -> str:
-        with pytest.raises(RuntimeError, match="inside"):
-            pike.run(async_fn)
-        # the outer run is unharmed
-        await pike.sleep(0)
-        return await async_fn()
+def test_run_inside_run() -> None:
+    with no_never_awaited("test_run_inside_run"):
+        async def main() -> str:
+            with pytest.raises(RuntimeError, match="inside"):
+                pike.run(async_fn)
+            # the outer run is unharmed
+            await pike.sleep(0)
+            return await async_fn()
 
-    assert pike.run(main) == "ok"
+        assert pike.run(main) == "ok"
 
 
-def test_run_inside_run_with_coroutine_object_closes_it(no_never_awaited: None) -> None:
-    # Two mistakes at once: the coroutine object must still be closed.
-    async def local_fn() -> None:
-        pass
+def test_run_inside_run_with_coroutine_object_closes_it() -> None:
+    with no_never_awaited("test_run_inside_run_with_coroutine_object_closes_it"):
+        # Two mistakes at once: the coroutine object must still be closed.
+        async def local_fn() -> None:
+            pass
 
-    async def main() -> None:
-        with pytest.raises((RuntimeError, TypeError)):
-            pike.run(local_fn())  # type: ignore[arg-type]
+        async def main() -> None:
+            with pytest.raises((RuntimeError, TypeError)):
+                pike.run(local_fn())  # type: ignore[arg-type]
 
-    pike.run(main)
+        pike.run(main)
 
 
 def test_run_inside_run_from_a_worker_thread_is_allowed() -> None:
@@ -124,99 +127,107 @@ def test_run_in_two_threads_at_once() -> None:
 # -- start_soon / start ----------------------------------------------------------------
 
 
-def test_start_soon_sync_function(no_never_awaited: None) -> None:
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
-            with pytest.raises(TypeError, match="async"):
-                nursery.start_soon(sync_fn)  # type: ignore[arg-type]
-            assert nursery.child_tasks == frozenset()
+def test_start_soon_sync_function() -> None:
+    with no_never_awaited("test_start_soon_sync_function"):
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError, match="async"):
+                    nursery.start_soon(sync_fn)  # type: ignore[arg-type]
+                assert nursery.child_tasks == frozenset()
 
-    pike.run(main)
-
-
-def test_start_soon_coroutine_object(no_never_awaited: None) -> None:
-    async def local_fn() -> None:
-        pass
-
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
-            with pytest.raises(TypeError, match="coroutine"):
-                nursery.start_soon(local_fn())  # type: ignore[arg-type]
-
-    pike.run(main)
+        pike.run(main)
 
 
-def test_start_soon_non_callable(no_never_awaited: None) -> None:
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
+def test_start_soon_coroutine_object() -> None:
+    with no_never_awaited("test_start_soon_coroutine_object"):
+        async def local_fn() -> None:
+            pass
+
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError, match="coroutine"):
+                    nursery.start_soon(local_fn())  # type: ignore[arg-type]
+
+        pike.run(main)
+
+
+def test_start_soon_non_callable() -> None:
+    with no_never_awaited("test_start_soon_non_callable"):
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError):
+                    nursery.start_soon(None)  # type: ignore[arg-type]
+
+        pike.run(main)
+
+
+def test_start_soon_async_fn_with_wrong_args() -> None:
+    with no_never_awaited("test_start_soon_async_fn_with_wrong_args"):
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError):
+                    nursery.start_soon(async_fn, 1, 2, 3)
+
+        pike.run(main)
+
+
+def test_start_soon_function_returning_awaitable_non_coroutine() -> None:
+    with no_never_awaited("test_start_soon_function_returning_awaitable_non_coroutine"):
+        class Awaitable:
+            def __await__(self) -> Iterator[None]:
+                yield None
+
+        def returns_awaitable() -> Awaitable:
+            return Awaitable()
+
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError):
+                    nursery.start_soon(returns_awaitable)  # type: ignore[arg-type]
+
+        pike.run(main)
+
+
+def test_start_sync_function() -> None:
+    with no_never_awaited("test_start_sync_function"):
+        def sync_with_status(task_status: Any = pike.TASK_STATUS_IGNORED) -> None:
+            pass
+
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError, match="async"):
+                    await nursery.start(sync_with_status)  # type: ignore[arg-type]
+                with pytest.raises(TypeError):
+                    await nursery.start(async_fn)  # no task_status parameter
+
+        pike.run(main)
+
+
+def test_start_coroutine_object() -> None:
+    with no_never_awaited("test_start_coroutine_object"):
+        async def with_status(task_status: Any = pike.TASK_STATUS_IGNORED) -> None:
+            task_status.started()
+
+        async def main() -> None:
+            async with pike.open_nursery() as nursery:
+                with pytest.raises(TypeError, match="coroutine"):
+                    await nursery.start(with_status())  # type: ignore[arg-type]
+
+        pike.run(main)
+
+
+def test_spawn_system_task_bad_input() -> None:
+    with no_never_awaited("test_spawn_system_task_bad_input"):
+        async def local_fn() -> None:
+            pass
+
+        async def main() -> None:
             with pytest.raises(TypeError):
-                nursery.start_soon(None)  # type: ignore[arg-type]
-
-    pike.run(main)
-
-
-def test_start_soon_async_fn_with_wrong_args(no_never_awaited: None) -> None:
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
+                lowlevel.spawn_system_task(sync_fn)  # type: ignore[arg-type]
             with pytest.raises(TypeError):
-                nursery.start_soon(async_fn, 1, 2, 3)
+                lowlevel.spawn_system_task(local_fn())  # type: ignore[arg-type]
 
-    pike.run(main)
-
-
-def test_start_soon_function_returning_awaitable_non_coroutine(no_never_awaited: None) -> None:
-    class Awaitable:
-        def __await__(self) -> Iterator[None]:
-            yield None
-
-    def returns_awaitable() -> Awaitable:
-        return Awaitable()
-
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
-            with pytest.raises(TypeError):
-                nursery.start_soon(returns_awaitable)  # type: ignore[arg-type]
-
-    pike.run(main)
-
-
-def test_start_sync_function(no_never_awaited: None) -> None:
-    def sync_with_status(task_status: Any = pike.TASK_STATUS_IGNORED) -> None:
-        pass
-
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
-            with pytest.raises(TypeError, match="async"):
-                await nursery.start(sync_with_status)  # type: ignore[arg-type]
-            with pytest.raises(TypeError):
-                await nursery.start(async_fn)  # no task_status parameter
-
-    pike.run(main)
-
-
-def test_start_coroutine_object(no_never_awaited: None) -> None:
-    async def with_status(task_status: Any = pike.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-
-    async def main() -> None:
-        async with pike.open_nursery() as nursery:
-            with pytest.raises(TypeError, match="coroutine"):
-                await nursery.start(with_status())  # type: ignore[arg-type]
-
-    pike.run(main)
-
-
-def test_spawn_system_task_bad_input(no_never_awaited: None) -> None:
-    async def local_fn() -> None:
-        pass
-
-    async def main() -> None:
-        with pytest.raises(TypeError):
-            lowlevel.spawn_system_task(sync_fn)  # type: ignore[arg-type]
-        with pytest.raises(TypeError):
-            lowlevel.spawn_system_task(local_fn())  # type: ignore[arg-type]
-
-    pike.run(main)
+        pike.run(main)
 
 
 def test_task_exiting_inside_cancel_scope_is_an_error() -> None:

@@ -473,3 +473,34 @@ def test_many_threads_hammer_token() -> None:
 
     assert pike.run(main) == n_threads * per_thread
 
+
+
+# -- SteppedRun ------------------------------------------------------------------------
+
+
+def test_stepped_run() -> None:
+    state: list[str] = []
+    gate = pike.Event()
+    tokens: list[lowlevel.RunToken] = []
+
+    async def main() -> str:
+        tokens.append(lowlevel.current_token())
+        state.append("started")
+        await gate.wait()
+        state.append("passed gate")
+        return "finished"
+
+    run = lowlevel.SteppedRun(main)
+    assert not run.finished
+    run.run_until(lambda: state == ["started"])
+    assert state == ["started"]
+    assert not run.finished
+    with pytest.raises(RuntimeError):
+        pike.current_time()  # between steps we are not inside the run
+    tokens[0].run_sync_soon(gate.set)  # queued; runs when the loop is driven
+    assert state == ["started"]
+    assert run.finish() == "finished"
+    assert run.finished
+    assert state == ["started", "passed gate"]
+    with pytest.raises(RuntimeError):
+        run.finish()

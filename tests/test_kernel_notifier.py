@@ -551,3 +551,119 @@ def test_owned_handle_cancel_park(notifier: str, pair: tuple[socket.socket, ...]
         reactor.notify_closing(a.fileno())
 
     run_on(notifier, main)
+
+
+# -- blocking forever / huge timeouts / cross-thread wake-up ----------------------------
+
+
+def test_huge_timeouts_do_not_overflow(notifier: str) -> None:
+    async def main() -> None:
+        with pike.move_on_after(0.02) as scope:
+            await pike.sleep(1e300)
+        assert scope.cancelled_caught
+        with pike.move_on_after(0.02) as scope:
+            await pike.sleep_until(pike.current_time() + 1e12)
+        assert scope.cancelled_caught
+
+    run_on(notifier, main)
+
+
+def test_cross_thread_wake_while_blocked_forever(notifier: str) -> None:
+    # No timers at all: the notifier blocks with an infinite timeout, and only
+    # the cross-thread wake-up (eventfd / self-pipe) can end it.
+    import threading
+
+    async def main() -> str:
+        token = lowlevel.current_token()
+        scope = pike.CancelScope()
+        blocked = threading.Event()
+
+        def canceller() -> None:
+            blocked.wait(10)
+            token.run_sync_soon(scope.cancel)
+
+        t = threading.Thread(target=canceller)
+        t.start()
+        with scope:
+            token.run_sync_soon(blocked.set)
+            await pike.sleep_forever()
+        t.join()
+        return "woken" if scope.cancelled_caught else "not cancelled"
+
+    assert run_on(notifier, main) == "woken"
+
+
+# -- epoll specifics: registration seen from /proc/self/fdinfo ---------------------------
+
+
+def _epoll_registrations(epfd: int) -> dict[int, int]:
+    """fd -> event mask registered in the epoll instance ``epfd``."""
+    regs: dict[int, int] = {}
+    with open(f"/proc/self/fdinfo/{epfd}") as f:
+        for line in f:
+            if line.startswith("tfd:"):
+                parts = line.split()
+                regs[int(parts[1])] = int(parts[3], 16)
+    return regs
+
+
+def _epoll_fd_of_run() -> int:
+    epoll = getattr(lowlevel.current_notifier(), "_epoll", None)
+    if epoll is None:
+        pytest.skip("not an epoll notifier")
+    fd: int = epoll.fileno()
+    return fd
+
+
+def test_epoll_owned_fd_registered_once_edge_triggered(
+    pair: tuple[socket.socket, ...],
+) -> None:
+    import select
+
+    a, b = pair
+
+    async def main() -> None:
+        epfd = _epoll_fd_of_run()
+        reactor = lowlevel.current_notifier()
+        handle = reactor.handle_for(a.fileno())
+        mask = _epoll_registrations(epfd)[a.fileno()]
+        for bit in (select.EPOLLIN, select.EPOLLOUT, select.EPOLLRDHUP, select.EPOLLET):
+            assert mask & bit, f"missing {bit:#x} in {mask:#x}"
+        # waiting several times keeps the one registration
+        for _ in range(3):
+            b.send(b"x")
+            with pike.fail_after(GUARD):
+                await reactor.park_readable(handle)
+            assert a.recv(10) == b"x"
+            assert a.fileno() in _epoll_registrations(epfd)
+        # deregistered by notify_closing, i.e. before the owner closes the fd
+        reactor.notify_closing(a.fileno())
+        assert a.fileno() not in _epoll_registrations(epfd)
+
+    pike.run(main, notifier="epoll")
+
+
+def test_epoll_foreign_fd_deregistered_after_wait(pair: tuple[socket.socket, ...]) -> None:
+    a, b = pair
+
+    async def main() -> None:
+        epfd = _epoll_fd_of_run()
+        b.send(b"x")
+        await lowlevel.wait_readable(a)
+        assert a.fileno() not in _epoll_registrations(epfd)
+        with pike.move_on_after(0.01):
+            await lowlevel.wait_writable(b)
+            await lowlevel.wait_readable(b)  # cancelled while waiting
+        assert b.fileno() not in _epoll_registrations(epfd)
+
+    pike.run(main, notifier="epoll")
+
+
+def test_epoll_uses_an_eventfd_for_wakeups() -> None:
+    async def main() -> list[str]:
+        epfd = _epoll_fd_of_run()
+        return [
+            os.readlink(f"/proc/self/fd/{fd}") for fd in _epoll_registrations(epfd)
+        ]
+
+    assert "anon_inode:[eventfd]" in pike.run(main, notifier="epoll")

@@ -407,3 +407,31 @@ def test_from_thread_check_cancelled() -> None:
     assert pike.run(main) == ["saw cancel"]
     with pytest.raises(RuntimeError):
         pike.from_thread.check_cancelled()  # not a worker thread
+
+
+def test_to_thread_cancelled_while_waiting_for_limiter() -> None:
+    ran: list[bool] = []
+
+    async def main() -> None:
+        limiter = pike.CapacityLimiter(0)
+        with pike.move_on_after(0.01) as scope:
+            await pike.to_thread.run_sync(lambda: ran.append(True), limiter=limiter)
+        assert scope.cancelled_caught
+        assert limiter.borrowed_tokens == 0
+        assert limiter.statistics().tasks_waiting == 0
+
+    pike.run(main)
+    assert ran == []
+
+
+def test_to_thread_when_already_cancelled_does_not_start_thread() -> None:
+    ran: list[bool] = []
+
+    async def main() -> None:
+        with pike.CancelScope() as scope:
+            scope.cancel()
+            await pike.to_thread.run_sync(lambda: ran.append(True))
+        assert scope.cancelled_caught
+
+    pike.run(main)
+    assert ran == []
