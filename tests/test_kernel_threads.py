@@ -435,3 +435,24 @@ def test_to_thread_when_already_cancelled_does_not_start_thread() -> None:
 
     pike.run(main)
     assert ran == []
+
+
+def test_thread_cache_shutdown_joins_worker_that_just_delivered() -> None:
+    # Deterministic form of "no thread left after run": the run ends as soon
+    # as the last result is delivered, while that worker may not have gone
+    # back to the idle list yet; shutdown() must still wait for it.
+    from pike._kernel._thread_cache import ThreadCache
+
+    cache = ThreadCache()
+    delivered = threading.Event()
+    workers: list[threading.Thread] = []
+
+    def deliver(_: object) -> None:
+        workers.append(threading.current_thread())
+        delivered.set()
+        time.sleep(0.05)  # the worker is slow to get back to the idle list
+
+    cache.start(lambda: None, deliver)
+    assert delivered.wait(10)
+    cache.shutdown()
+    assert not workers[0].is_alive()
