@@ -19,12 +19,10 @@ would be unsafe, since it can interrupt the kernel in the middle of anything.
 
 One race remains with handlers alone: a signal that arrives just before the
 notifier enters ``epoll_wait``/``poll`` runs its C-level handler at once, but
-the Python handler only after the wait returns, which may be never. Python's
-answer is ``signal.set_wakeup_fd``: the C-level handler also writes a byte to
-that fd. While a receiver is open, pike points it at an fd the run's notifier
-watches (the poll notifier's self-pipe, or a socketpair registered with the
-epoll notifier), so the wait returns and the handler runs. An fd someone else
-installed (an asyncio loop in this thread, say) is left alone.
+the Python handler only after the wait returns, which may be never. The run
+closes it for every signal (SIGINT included): while it runs in the main thread
+it points ``signal.set_wakeup_fd`` at an fd its notifier watches, so the C
+handler's byte ends the wait and the Python handler runs.
 
 On exit the previous handlers come back, and signals that arrived but were
 never received are re-raised so those handlers see them (trio's rule).
@@ -34,7 +32,6 @@ from __future__ import annotations
 
 import collections
 import signal
-import socket as _stdlib_socket
 import threading
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import contextmanager
@@ -51,7 +48,6 @@ from ._kernel._traps import (
     checkpoint_if_cancelled,
     wait_task_rescheduled,
 )
-from ._notifier import Reactor
 
 
 class SignalReceiver:
@@ -74,7 +70,6 @@ class SignalReceiver:
 
     def _wake(self) -> None:
         self._wake_posted = False
-        _drain_wakeup_socket()
         task = self._waiter
         if task is not None:
             self._waiter = None
@@ -108,74 +103,6 @@ class SignalReceiver:
             signal.raise_signal(signum)
 
 
-# -- the wake-up fd --------------------------------------------------------------------
-
-
-class _WakeupFd:
-    """Python's signal wake-up fd, pointed at the run's notifier while receivers exist."""
-
-    def __init__(self) -> None:
-        self.users = 0
-        self.previous = -1
-        self.sockets: tuple[_stdlib_socket.socket, _stdlib_socket.socket] | None = None
-        self.notifier: Reactor | None = None
-
-    def acquire(self) -> None:
-        self.users += 1
-        if self.users > 1:
-            return
-        notifier = _state.runner().notifier
-        fd = getattr(notifier, "signal_wakeup_fd", lambda: -1)()
-        if fd < 0 and isinstance(notifier, Reactor):
-            reader, writer = _stdlib_socket.socketpair()
-            reader.setblocking(False)
-            writer.setblocking(False)
-            # Registered (edge-triggered under epoll): each byte ends a wait
-            # even though no task parks on it; SignalReceiver._wake drains it.
-            notifier.handle_for(reader.fileno())
-            self.sockets = (reader, writer)
-            self.notifier = notifier
-            fd = writer.fileno()
-        if fd < 0:
-            self.previous = -2  # nothing installed
-            return
-        self.previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
-        if self.previous != -1:
-            # Someone else's wake-up fd (another event loop): theirs stays.
-            signal.set_wakeup_fd(self.previous)
-
-    def release(self) -> None:
-        self.users -= 1
-        if self.users > 0:
-            return
-        if self.previous == -1:
-            signal.set_wakeup_fd(-1)
-        if self.sockets is not None:
-            reader, writer = self.sockets
-            if self.notifier is not None:
-                self.notifier.notify_closing(reader.fileno())
-            reader.close()
-            writer.close()
-        self.sockets = None
-        self.notifier = None
-
-    def drain(self) -> None:
-        if self.sockets is None:
-            return
-        try:
-            while self.sockets[0].recv(4096):
-                pass
-        except (BlockingIOError, OSError):
-            pass
-
-
-_wakeup = _WakeupFd()
-
-
-def _drain_wakeup_socket() -> None:
-    _wakeup.drain()
-
-
 @contextmanager
 def open_signal_receiver(*signals: int | signal.Signals) -> Generator[SignalReceiver, None, None]:
     """Catch ``signals`` while the ``with`` block runs; iterate the result to get them.
@@ -197,7 +124,6 @@ def open_signal_receiver(*signals: int | signal.Signals) -> Generator[SignalRece
         raise RuntimeError("signals can only be received in the main thread")
     receiver = SignalReceiver(current_token())
     previous: dict[int, Callable[[int, Any], Any] | int | None] = {}
-    _wakeup.acquire()
     try:
         for signum in signals:
             previous[int(signum)] = signal.signal(signum, receiver._handler)
@@ -207,5 +133,4 @@ def open_signal_receiver(*signals: int | signal.Signals) -> Generator[SignalRece
         for signum, handler in previous.items():
             # None: a handler Python did not install; the default is the best guess.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        _wakeup.release()
         receiver._redeliver_pending()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from . import _state
 from ._cancel import CancelScope
 from ._exceptions import Cancelled
+from ._spawn_checks import reject_coroutine_object
 from ._traps import Abort, RaiseCancelT, cancel_shielded_checkpoint, wait_task_rescheduled
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Nursery:
         """
         if self._closed:
             raise RuntimeError("Nursery is closed to new arrivals")
+        reject_coroutine_object(async_fn)
         if name is None:
             name = async_fn
         self._pending_starts += 1

@@ -12,14 +12,12 @@ from __future__ import annotations
 import bisect
 import collections
 import contextvars
-import inspect
 import itertools
 import math
 import signal
 import threading
 import time
-import types
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sniffio
@@ -31,6 +29,7 @@ from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
 from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
 from ._nursery import Nursery, open_nursery
+from ._spawn_checks import coroutine_or_error, reject_coroutine_object
 from ._task import Task
 from ._traps import (
     CHECKPOINT,
@@ -45,7 +44,6 @@ _INF = math.inf
 # While tasks are runnable, poll the notifier at most this often (seconds).
 _POLL_INTERVAL = 0.0002
 _perf_counter = time.perf_counter
-_CoroutineType = types.CoroutineType
 
 
 class _Marker:
@@ -63,42 +61,6 @@ class _Marker:
 _CHECK = _Marker("<check cancel>")
 # In Task._abort_fn: parked, but the abort function already declined.
 _ABORT_DECLINED = _Marker("<abort declined>")
-
-
-def coroutine_or_error(
-    async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
-) -> Coroutine[Any, Any, Any]:
-    """Call ``async_fn(*args)`` and insist on getting a coroutine back."""
-    if isinstance(async_fn, _CoroutineType):
-        async_fn.close()
-        raise TypeError(
-            "pike expected an async function, but got a coroutine object: "
-            "pass the function and its arguments separately, e.g. "
-            "start_soon(fn, arg) rather than start_soon(fn(arg))"
-        )
-    if not callable(async_fn):
-        raise TypeError(f"expected an async function, got {async_fn!r}")
-    coro = async_fn(*args)
-    if type(coro) is _CoroutineType:
-        return coro
-    return _check_coroutine(async_fn, coro)
-
-
-def _check_coroutine(async_fn: object, coro: object) -> Coroutine[Any, Any, Any]:
-    """The slow path: a coroutine-like object from some other machinery, or an error."""
-    if isinstance(coro, Coroutine) and not inspect.isgenerator(coro):
-        return coro
-    if inspect.isawaitable(coro):
-        if hasattr(coro, "cancel"):  # an asyncio Future/Task
-            coro.cancel()
-        raise TypeError(
-            f"{async_fn!r} returned {coro!r}, which is awaitable but not a coroutine; "
-            "pike runs coroutines from async functions only"
-        )
-    raise TypeError(
-        f"pike expected an async function, but {async_fn!r} returned {coro!r}: "
-        "is it missing 'async def'?"
-    )
 
 
 def _task_name(async_fn: Any, name: object) -> str:
@@ -175,8 +137,10 @@ class Runner:
         self.system_nursery: Nursery | None = None
         self.main_outcome: tuple[Any, BaseException | None] | None = None
         self.system_errors: list[BaseException] = []
+        self.ki_delivered = False
         self._stop = False
         self._prev_sigint: Any = None
+        self._owns_wakeup_fd = False
         self._prev_sniffio: str | None = None
         self.thread_cache: Any = None  # created on first to_thread use
         self.notifier.attach(self)
@@ -437,7 +401,6 @@ class Runner:
 
     def begin(self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         """Create the root task; nothing runs until the loop is driven."""
-        self.ki_delivered = False
         self.init_task = self.spawn(self._init, (async_fn, args), None, "<init>",
                                     self.system_context.copy())
         self.clock.start_clock()
@@ -458,16 +421,25 @@ class Runner:
         self._prev_sniffio = sniffio.thread_local.name
         sniffio.thread_local.name = "pike"
         self.asyncgens.install()
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        if threading.current_thread() is threading.main_thread():
+            fd = self.notifier.signal_wakeup_fd()
+            if fd >= 0:
+                previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+                if previous != -1:
+                    # Someone else's (an outer event loop's): theirs stays.
+                    signal.set_wakeup_fd(previous)
+                else:
+                    self._owns_wakeup_fd = True
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
 
     def _uninstall(self) -> None:
         if self._prev_sigint is not None:
             signal.signal(signal.SIGINT, self._prev_sigint)
             self._prev_sigint = None
+        if self._owns_wakeup_fd:
+            signal.set_wakeup_fd(-1)
+            self._owns_wakeup_fd = False
         self.asyncgens.uninstall()
         sniffio.thread_local.name = self._prev_sniffio
         _state.local.runner = None
@@ -479,12 +451,17 @@ class Runner:
         self.ki_pending = True
         self.notifier.wake()
 
-    def close(self) -> Any:
-        """Release resources and return (or raise) the main task's outcome."""
+    def close(self) -> None:
+        """Release the run's threads and OS resources (idempotent)."""
+        if self.closed:
+            return
         self.closed = True
         if self.thread_cache is not None:
             self.thread_cache.shutdown()
         self.notifier.close()
+
+    def outcome(self) -> Any:
+        """Return (or raise) what ``run`` should: the main task's outcome."""
         if self.ki_delivered:
             raise KeyboardInterrupt
         if self.system_errors:
@@ -493,7 +470,8 @@ class Runner:
                 if len(self.system_errors) == 1
                 else BaseExceptionGroup("system task errors", self.system_errors)
             )
-        assert self.main_outcome is not None
+        if self.main_outcome is None:
+            raise PikeInternalError("the run ended before its main task did")
         value, exc = self.main_outcome
         if exc is not None:
             try:
@@ -504,14 +482,9 @@ class Runner:
 
 
 def _check_run_args(async_fn: object) -> None:
+    reject_coroutine_object(async_fn)
     if _state.local.runner is not None:
         raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
-    if inspect.iscoroutine(async_fn):
-        async_fn.close()
-        raise TypeError(
-            "pike.run() expects an async function, not a coroutine object: "
-            "write pike.run(main) rather than pike.run(main())"
-        )
 
 
 def run(
@@ -530,10 +503,9 @@ def run(
     try:
         runner.begin(async_fn, args)
         runner.drive()
-    except BaseException:
-        runner.closed = True
-        raise
-    return runner.close()
+    finally:
+        runner.close()
+    return runner.outcome()
 
 
 def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
@@ -576,8 +548,11 @@ class SteppedRun:
         if self._finished:
             raise RuntimeError("the run has already finished")
         self._finished = True
-        self._runner.drive()
-        return self._runner.close()
+        try:
+            self._runner.drive()
+        finally:
+            self._runner.close()
+        return self._runner.outcome()
 
 
 # -- lowlevel helpers that need the runner ---------------------------------------------

@@ -49,12 +49,18 @@ class _Worker:
             if job is None:
                 return
             fn, deliver = job
-            deliver(outcome.capture(fn))
-            del job, fn, deliver
+            result = outcome.capture(fn)
+            # Back on the idle list *before* delivering: the woken task may
+            # submit its next job at once, and should find this thread, and a
+            # shutdown that follows must find (and join) it too.
             with cache._mutex:
-                if cache._closed:
-                    return
-                cache._idle.append(self)
+                closed = cache._closed
+                if not closed:
+                    cache._idle.append(self)
+            deliver(result)
+            del job, fn, deliver, result
+            if closed:
+                return
 
 
 class ThreadCache:

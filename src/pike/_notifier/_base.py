@@ -42,6 +42,15 @@ class Notifier(abc.ABC):
     def close(self) -> None:
         """Release OS resources; called once, after the run."""
 
+    def signal_wakeup_fd(self) -> int:
+        """An fd for ``signal.set_wakeup_fd`` whose bytes end a wait, or -1.
+
+        Python runs signal handlers between bytecodes, so a signal landing just
+        before the notifier blocks would wait for the next event; the C-level
+        handler's byte on this fd ends the wait instead.
+        """
+        return -1
+
 
 class Reactor(Notifier):
     """A readiness notifier: tasks park on an fd's handle until it is ready."""

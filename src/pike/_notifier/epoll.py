@@ -43,6 +43,7 @@ class EpollNotifier(Reactor):
         self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self._epoll.register(self._wake_fd, select.EPOLLIN | select.EPOLLET)
         self._runner: Runner | None = None
+        self._signal_pipe: tuple[int, int] | None = None
 
     def attach(self, runner: Runner) -> None:
         self._runner = runner
@@ -64,6 +65,8 @@ class EpollNotifier(Reactor):
             if handle is None:
                 if fd == self._wake_fd:
                     self._drain_wake_fd()
+                elif self._signal_pipe is not None and fd == self._signal_pipe[0]:
+                    self._drain_signal_pipe()
                 continue
             if mask & _READ_EVENTS:
                 task = handle.reader
@@ -85,6 +88,22 @@ class EpollNotifier(Reactor):
         except BlockingIOError:
             pass
 
+    def signal_wakeup_fd(self) -> int:
+        # A pipe, not the eventfd: the C signal handler writes single bytes,
+        # and an eventfd accepts only 8-byte writes.
+        if self._signal_pipe is None:
+            self._signal_pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self._epoll.register(self._signal_pipe[0], select.EPOLLIN | select.EPOLLET)
+        return self._signal_pipe[1]
+
+    def _drain_signal_pipe(self) -> None:
+        assert self._signal_pipe is not None
+        try:
+            while os.read(self._signal_pipe[0], 4096):
+                pass
+        except BlockingIOError:
+            pass
+
     def wake(self) -> None:
         try:
             os.eventfd_write(self._wake_fd, 1)
@@ -96,17 +115,28 @@ class EpollNotifier(Reactor):
         self._handles.clear()
         self._epoll.close()
         os.close(self._wake_fd)
+        if self._signal_pipe is not None:
+            os.close(self._signal_pipe[0])
+            os.close(self._signal_pipe[1])
 
     # -- registration -------------------------------------------------------------
 
     def handle_for(self, fd: int) -> Handle:
         handle = self._handles.get(fd)
-        if handle is None:
-            handle = Handle(fd, owned=True)
-            self._epoll.register(fd, _MASK)
-            self._handles[fd] = handle
-        else:
-            handle.owned = True
+        if handle is not None:
+            try:
+                # Still registered? If its old owner closed the fd without
+                # notify_closing, epoll dropped it and the number was reused.
+                self._epoll.modify(fd, _MASK)
+            except FileNotFoundError:
+                self.notify_closing(fd)
+                handle = None
+            else:
+                handle.owned = True
+                return handle
+        handle = Handle(fd, owned=True)
+        self._epoll.register(fd, _MASK)
+        self._handles[fd] = handle
         return handle
 
     def _forget(self, handle: Handle) -> None:
