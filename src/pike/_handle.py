@@ -6,24 +6,38 @@ to wait in the same direction gets ``BusyResourceError`` rather than silently
 stealing the wake-up. Closing (``notify_closing``) wakes both with
 ``ClosedResourceError``.
 
-Why no NOTIFIED state (the Zig original remembers an edge that arrived while
-nobody waited): every pike operation tries its syscall before parking, so a
-remembered edge would only ever cause an extra, useless retry. The public
+The ``readable``/``writable`` flags are the Zig original's NOTIFIED state,
+turned around: the notifier sets them on every readiness report, and an
+operation clears them when the OS proves the fd drained (EAGAIN, or a stream
+``recv`` that returned less than asked for, or a partial ``send``). While a
+flag is clear the next operation parks straight away instead of paying for a
+syscall that would fail: under edge-triggering the fd's next readiness is a
+new edge, which sets the flag and wakes the parked task. The public
 ``wait_readable``/``wait_writable`` re-arm the registration instead, which asks
-the OS for the fd's *current* readiness and so cannot miss data that is
-already there.
+the OS for the fd's *current* readiness.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._kernel._traps import Abort, AbortFn, RaiseCancelT
+
 if TYPE_CHECKING:
     from ._kernel._task import Task
 
 
 class Handle:
-    __slots__ = ("fd", "owned", "reader", "writer")
+    __slots__ = (
+        "abort_read",
+        "abort_write",
+        "fd",
+        "owned",
+        "readable",
+        "reader",
+        "writable",
+        "writer",
+    )
 
     def __init__(self, fd: int, owned: bool) -> None:
         self.fd = fd
@@ -32,6 +46,19 @@ class Handle:
         self.owned = owned
         self.reader: Task | None = None
         self.writer: Task | None = None
+        self.readable = True
+        self.writable = True
+        # Bound once, so parking allocates no closure.
+        self.abort_read: AbortFn = self._abort_read
+        self.abort_write: AbortFn = self._abort_write
+
+    def _abort_read(self, raise_cancel: RaiseCancelT) -> Abort:
+        self.reader = None
+        return Abort.SUCCEEDED
+
+    def _abort_write(self, raise_cancel: RaiseCancelT) -> Abort:
+        self.writer = None
+        return Abort.SUCCEEDED
 
     def __repr__(self) -> str:
         kind = "owned" if self.owned else "transient"

@@ -69,6 +69,7 @@ class SocketType:
         "_send",
         "_sendto",
         "_sock",
+        "_stream",
     )
 
     def __init__(self, sock: _stdlib_socket.socket) -> None:
@@ -85,6 +86,8 @@ class SocketType:
             # (a timeout of 0.0 means the fd is already O_NONBLOCK: no syscall)
             sock.setblocking(False)
         self._sock = sock
+        # Only on a byte stream does a short recv prove the receive queue empty.
+        self._stream = sock.type == _stdlib_socket.SOCK_STREAM
         self._did_shutdown_SHUT_WR = False
         self._notifier: Reactor | None = None
         self._handle: Handle | None = None
@@ -314,41 +317,64 @@ class SocketType:
 
     # -- receiving (hot paths written out) --------------------------------------------
 
+    # The hot paths below inline checkpoint_if_cancelled() and consult the
+    # handle's readiness flags (see pike._handle): once the OS has shown the
+    # socket drained (EAGAIN, a short stream read, a partial send), the next
+    # call parks at once and the syscall waits for the notifier's next edge.
+
     async def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
+        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
             await checkpoint()
-        try:
-            data = self._recv(bufsize, flags)
-        except BlockingIOError:
-            pass
-        else:
-            await cancel_shielded_checkpoint()
-            return data
+        handle = self._handle
+        if handle is None or handle.readable:
+            try:
+                data = self._recv(bufsize, flags)
+            except BlockingIOError:
+                pass
+            else:
+                if handle is not None and len(data) < bufsize and self._stream and not flags:
+                    handle.readable = False
+                await cancel_shielded_checkpoint()
+                return data
         # Parked outside the except clause: no BlockingIOError in tracebacks.
         while True:
             await self._park_readable()
             try:
-                return self._recv(bufsize, flags)
+                data = self._recv(bufsize, flags)
             except BlockingIOError:
-                pass
+                continue
+            if len(data) < bufsize and self._stream and not flags:
+                self._handle.readable = False  # type: ignore[union-attr]
+            return data
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
+        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
             await checkpoint()
-        try:
-            n = self._recv_into(buffer, nbytes, flags)
-        except BlockingIOError:
-            pass
-        else:
-            await cancel_shielded_checkpoint()
-            return n
-        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        handle = self._handle
+        if handle is None or handle.readable:
+            try:
+                n = self._recv_into(buffer, nbytes, flags)
+            except BlockingIOError:
+                pass
+            else:
+                if (
+                    handle is not None
+                    and self._stream
+                    and not flags
+                    and n < (nbytes or memoryview(buffer).nbytes)
+                ):
+                    handle.readable = False
+                await cancel_shielded_checkpoint()
+                return n
         while True:
             await self._park_readable()
             try:
-                return self._recv_into(buffer, nbytes, flags)
+                n = self._recv_into(buffer, nbytes, flags)
             except BlockingIOError:
-                pass
+                continue
+            if self._stream and not flags and n < (nbytes or memoryview(buffer).nbytes):
+                self._handle.readable = False  # type: ignore[union-attr]
+            return n
 
     async def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
@@ -386,22 +412,28 @@ class SocketType:
     # -- sending -------------------------------------------------------------------------
 
     async def send(self, data: Buffer, flags: int = 0) -> int:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
+        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
             await checkpoint()
-        try:
-            n = self._send(data, flags)
-        except BlockingIOError:
-            pass
-        else:
-            await cancel_shielded_checkpoint()
-            return n
-        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        handle = self._handle
+        if handle is None or handle.writable:
+            try:
+                n = self._send(data, flags)
+            except BlockingIOError:
+                pass
+            else:
+                if handle is not None and self._stream and n < memoryview(data).nbytes:
+                    handle.writable = False
+                await cancel_shielded_checkpoint()
+                return n
         while True:
             await self._park_writable()
             try:
-                return self._send(data, flags)
+                n = self._send(data, flags)
             except BlockingIOError:
-                pass
+                continue
+            if self._stream and n < memoryview(data).nbytes:
+                self._handle.writable = False  # type: ignore[union-attr]
+            return n
 
     async def sendto(self, data: Buffer, *flags_and_address: Any) -> int:
         """``sendto(data, address)`` or ``sendto(data, flags, address)``."""

@@ -1,32 +1,31 @@
-"""Parking a task in a handle's reader/writer slot; shared by all reactors."""
+"""Parking a task in a handle's reader/writer slot; shared by the reactors.
+
+Generator-based, like the kernel's traps, so a socket operation that has to
+wait is one frame away from the kernel.
+"""
 
 from __future__ import annotations
+
+import types
+from collections.abc import Generator
+from typing import Any
 
 from .._handle import Handle
 from .._kernel import _state
 from .._kernel._exceptions import BusyResourceError
-from .._kernel._traps import Abort, RaiseCancelT, wait_task_rescheduled
 
 
-async def park_reader(handle: Handle) -> None:
+@types.coroutine
+def park_reader(handle: Handle) -> Generator[Any, Any, None]:
     if handle.reader is not None:
         raise BusyResourceError("another task is already waiting to read from this fd")
     handle.reader = _state.local.task
-
-    def abort(raise_cancel: RaiseCancelT) -> Abort:
-        handle.reader = None
-        return Abort.SUCCEEDED
-
-    await wait_task_rescheduled(abort)
+    yield handle.abort_read
 
 
-async def park_writer(handle: Handle) -> None:
+@types.coroutine
+def park_writer(handle: Handle) -> Generator[Any, Any, None]:
     if handle.writer is not None:
         raise BusyResourceError("another task is already waiting to write to this fd")
     handle.writer = _state.local.task
-
-    def abort(raise_cancel: RaiseCancelT) -> Abort:
-        handle.writer = None
-        return Abort.SUCCEEDED
-
-    await wait_task_rescheduled(abort)
+    yield handle.abort_write

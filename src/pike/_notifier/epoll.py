@@ -69,11 +69,13 @@ class EpollNotifier(Reactor):
                     self._drain_signal_pipe()
                 continue
             if mask & _READ_EVENTS:
+                handle.readable = True
                 task = handle.reader
                 if task is not None:
                     handle.reader = None
                     reschedule(task, None)
             if mask & _WRITE_EVENTS:
+                handle.writable = True
                 task = handle.writer
                 if task is not None:
                     handle.writer = None
@@ -167,11 +169,8 @@ class EpollNotifier(Reactor):
 
     # -- waiting ------------------------------------------------------------------
 
-    async def park_readable(self, handle: Handle) -> None:
-        await park_reader(handle)
-
-    async def park_writable(self, handle: Handle) -> None:
-        await park_writer(handle)
+    park_readable = staticmethod(park_reader)
+    park_writable = staticmethod(park_writer)
 
     async def wait_readable(self, fd: object) -> None:
         await self._public_wait(fileno_of(fd), reading=True)

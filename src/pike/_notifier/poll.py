@@ -168,11 +168,13 @@ class PollNotifier(Reactor):
             if handle is None:
                 continue
             if mask & _READ_EVENTS:
+                handle.readable = True
                 task = handle.reader
                 if task is not None:
                     handle.reader = None
                     reschedule(task, None)
             if mask & _WRITE_EVENTS:
+                handle.writable = True
                 task = handle.writer
                 if task is not None:
                     handle.writer = None
