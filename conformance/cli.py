@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from conformance.backends import COMPARISONS, PIKE_POLL, RUNS, RunSpec, probe
@@ -17,8 +18,9 @@ from conformance.compare import compare_all
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
 from conformance.outcomes import TestResult
-from conformance.report import render
-from conformance.runner import PACKAGE_DIR, RunSettings, run_all
+from conformance.report import Report, render
+from conformance.retry import apply_retries, retry_plan
+from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all
 from conformance.suite import CACHE, SuiteError, fetch_suite, installed_anyio_version
 
 DEFAULT_RUNS = ("pike", "asyncio", "trio")  # longest expected first: it starts first
@@ -39,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="run only this backend (repeatable); default: pike, asyncio, trio")
     parser.add_argument("--poll", action="store_true",
                         help="also run pike with the portable poll notifier (pike+poll)")
+    parser.add_argument("--no-retry", action="store_false", dest="retry",
+                        help="do not run unexpected pike failures a second time")
     parser.add_argument("-k", dest="keyword", help="pytest -k expression")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="pytest processes at once (default: CPU count)")
@@ -88,7 +92,7 @@ def main(argv: list[str]) -> int:
         print(f"conformance: {name} is unavailable ({why}); its tests will count as failing",
               file=sys.stderr, flush=True)
     extra = [*passthrough, *(["-k", args.keyword] if args.keyword else [])]
-    settings = RunSettings(suite=suite, workdir=CACHE / "runs", timeout=args.timeout,
+    settings = RunSettings(suite=suite, workdir=new_workdir(CACHE / "runs"), timeout=args.timeout,
                            cap=args.cap, jobs=max(1, args.jobs),
                            targets=_targets(suite, args.targets), pytest_args=tuple(extra))
     print(f"conformance: anyio {version}: running {', '.join(s.name for s in specs)}"
@@ -101,16 +105,26 @@ def main(argv: list[str]) -> int:
     pairs = [(subject, refs) for subject, refs, _ in COMPARISONS]
     variants = {subject: table for subject, _, table in COMPARISONS}
     comparisons = compare_all(columns, pairs)
+    flaky: list[tuple[str, str]] = []
+    if args.retry and (plan := retry_plan(comparisons, variants, known, runs)):
+        print(f"conformance: running the files of {sum(len(r.tests) for r in plan.values())}"
+              " failing test(s) again", flush=True)
+        for name, retry in plan.items():
+            again = replace(settings, workdir=settings.workdir / "retry",
+                            targets=tuple(retry.files),
+                            pytest_args=(*settings.pytest_args, *retry.pytest_args()))
+            flaky += apply_retries(columns, run_all([RUNS[name]], again)[0], retry.tests)
+        comparisons = compare_all(columns, pairs)
     full_run = not args.targets and not extra
     verdict = gate(comparisons, variants, columns, known, runs, full_run) if args.gate else None
     if verdict is not None:
         verdict.problems[:0] = [f"{name} is unavailable: {why}"
                                 for name, why in unavailable.items()]
 
-    report = render(version, runs, columns, comparisons, variants, known, unavailable, verdict)
-    args.report.write_text(report)
-    print(render(version, runs, columns, comparisons, variants, known, unavailable, verdict,
-                 limit=args.limit))
+    data = Report(version, runs, columns, comparisons, variants, known, unavailable, verdict,
+                  flaky)
+    args.report.write_text(render(data))
+    print(render(data, limit=args.limit))
     print(f"conformance: report written to {args.report}")
     if verdict is not None and not verdict.ok:
         print("conformance: GATE FAILED:\n" + "\n".join(f"  {p}" for p in verdict.problems),

@@ -21,9 +21,10 @@ ERROR = "error"
 TIMEOUT = "timeout"
 UNAVAILABLE = "unavailable"
 MISSING = "missing"
+FLAKY = "flaky"  # failed, then passed when run again on its own
 
 #: The test did what anyio expects of a working backend.
-GOOD = frozenset({PASSED, XFAILED, XPASSED})
+GOOD = frozenset({PASSED, XFAILED, XPASSED, FLAKY})
 #: The test did not run its body, by its own decision; neither good nor bad.
 NEUTRAL = frozenset({SKIPPED})
 #: Anything else is a failure of the backend under test (or of the machine).
@@ -42,6 +43,7 @@ class TestResult:
     outcome: str
     message: str = ""
     duration: float = 0.0
+    nodeid: str = ""  # pytest's id, to run the test again
 
     @property
     def good(self) -> bool:
@@ -94,14 +96,15 @@ def load_run(path: Path, run_name: str, reference: bool) -> RunResult:
         elif event == "result" and record["nodeid"] in planned:
             column, test = planned.pop(record["nodeid"])
             run.columns.setdefault(column, {})[test] = TestResult(
-                record["outcome"], record.get("message", ""), record.get("duration", 0.0)
+                record["outcome"], record.get("message", ""), record.get("duration", 0.0),
+                record["nodeid"],
             )
         elif event == "collect_error":
             run.collect_errors.append(f"{record['nodeid']}: {record['message']}")
         elif event == "finished":
             run.finished = True
-    for column, test in planned.values():
+    for nodeid, (column, test) in planned.items():
         run.columns.setdefault(column, {})[test] = TestResult(
-            MISSING, "never finished: the process was killed or crashed"
+            MISSING, "never finished: the process was killed or crashed", 0.0, nodeid
         )
     return run

@@ -18,12 +18,16 @@ imported. It does four things, each only when asked:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
+import sys
 from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from typing import Any
 
 import pytest
+from anyio import get_available_backends
 from anyio._core import _eventloop
 
 from conformance.backends import BACKENDS_ENV
@@ -48,8 +52,19 @@ _SEVERITY = {PASSED: 0, XPASSED: 0, XFAILED: 0, SKIPPED: 1, UNAVAILABLE: 2, FAIL
 def _register_extra_backends() -> None:
     names = [name for name in os.environ.get(BACKENDS_ENV, "").split(",") if name]
     new = tuple(name for name in names if name not in _eventloop.BACKENDS)
-    if new:
-        _eventloop.BACKENDS = (*_eventloop.BACKENDS, *new)
+    if not new:
+        return
+    _eventloop.BACKENDS = (*_eventloop.BACKENDS, *new)
+    # anyio's own pytest plugin (an entry point, so usually imported before us)
+    # froze `get_available_backends()` into its default `anyio_backend` fixture,
+    # which the nested runs of anyio's pytest-plugin tests use. Recompute it; the
+    # fixture manager reads the marker only when the session starts.
+    plugin = sys.modules.get("anyio.pytest_plugin")
+    definition = getattr(plugin, "anyio_backend", None)
+    marker = getattr(definition, "_fixture_function_marker", None)
+    if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
+        params = tuple(get_available_backends())
+        definition._fixture_function_marker = dataclasses.replace(marker, params=params)  # type: ignore[union-attr]
 
 
 # At import, not in a hook: anyio's conftest reads the list while it is imported.
@@ -94,7 +109,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             continue
         values = [_param_value(p) for p in params]
         if "pike" in values and POLL_VALUE not in values:
-            fixturedef.params = (*params, pytest.param(POLL_VALUE, id=POLL_LABEL))  # type: ignore[misc]
+            # Same marks as the plain param: its "pike is not available" skip, if any.
+            marks = getattr(params[values.index("pike")], "marks", ())
+            poll = pytest.param(POLL_VALUE, id=POLL_LABEL, marks=marks)
+            fixturedef.params = (*params, poll)  # type: ignore[misc]
             if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
                 fixturedef.ids = (*fixturedef.ids, POLL_LABEL)  # type: ignore[misc]
         return
@@ -153,16 +171,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 class Recorder:
-    """Writes outcomes as JSON lines, flushed per test, so nothing is lost on a kill."""
+    """Writes outcomes as JSON lines, one open-append-close per record.
+
+    Nothing is lost when the process is killed, and no file descriptor is held
+    open across tests: a backend that closes the wrong fd must not be able to
+    silence (or redirect) the recording of its own failures.
+    """
 
     def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._path = path
         self._labels: dict[str, str] = {}
         self._reports: dict[str, list[pytest.TestReport]] = {}
 
     def _write(self, **record: Any) -> None:
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        with open(self._path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
 
     def collected(self, items: Iterable[pytest.Item]) -> None:
         for item in items:
@@ -174,7 +197,7 @@ class Recorder:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self._write(event="collect_error", nodeid=report.nodeid,
-                        message=_last_line(report.longreprtext))
+                        message=_message(report))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._reports.setdefault(report.nodeid, []).append(report)
@@ -188,7 +211,6 @@ class Recorder:
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self._write(event="finished", exitstatus=int(exitstatus))
-        self._file.close()
 
 
 def _classify(reports: list[pytest.TestReport], label: str) -> tuple[str, str]:
@@ -215,15 +237,29 @@ def _classify_one(report: pytest.TestReport, label: str) -> tuple[str, str]:
         if reason.endswith(f"{backend} is not available"):
             return UNAVAILABLE, reason
         return SKIPPED, reason
-    text = _last_line(report.longreprtext)
+    text = _message(report)
     if "from pytest-timeout" in report.longreprtext:
         return TIMEOUT, text
     return (FAILED if report.when == "call" else ERROR), text
 
 
-def _last_line(text: str, limit: int = 300) -> str:
-    """The most telling line of a failure: pytest puts the exception last (E ...)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("E ")]
-    line = errors[-1][1:].strip() if errors else (lines[-1] if lines else "")
+_LEAF = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Failed|Cancelled|Interrupt)?: ")
+
+
+def _message(report: pytest.TestReport | pytest.CollectReport, limit: int = 300) -> str:
+    """One line that says why a test failed: the exception, and for an exception
+    group the first leaf exceptions too (the group's own message says little)."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = report.longreprtext
+    line = str(getattr(crash, "message", "")).strip().split("\n")[0] or _last_line(text)
+    if "sub-exception" in line:
+        leaves = [leaf for leaf in (raw.strip(" |+") for raw in text.splitlines())
+                  if _LEAF.match(leaf) and "sub-exception" not in leaf]
+        line = "; ".join([line, *dict.fromkeys(leaves)][:3])
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return next((line for line in errors if line), lines[-1] if lines else "")

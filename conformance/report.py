@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from conformance.compare import Comparison, Finding
 from conformance.gate import Verdict
@@ -68,18 +69,26 @@ def _section(title: str, lines: Sequence[str], limit: int | None) -> list[str]:
     return ["", f"### {title} ({len(lines)})", "", *shown]
 
 
-def render(
-    anyio_version: str,
-    runs: Sequence[RunResult],
-    columns: Mapping[str, Mapping[str, TestResult]],
-    comparisons: Sequence[Comparison],
-    variants: Mapping[str, str],
-    known: Known,
-    unavailable: Mapping[str, str],
-    verdict: Verdict | None,
-    limit: int | None = None,
-) -> str:
+@dataclass
+class Report:
+    """Everything a report shows."""
+
+    anyio_version: str
+    runs: Sequence[RunResult]
+    columns: Mapping[str, Mapping[str, TestResult]]
+    comparisons: Sequence[Comparison]
+    variants: Mapping[str, str]  # subject column -> known-failures table
+    known: Known
+    unavailable: Mapping[str, str]  # run name -> why its backend cannot run
+    verdict: Verdict | None = None
+    flaky: Sequence[tuple[str, str]] = ()  # (column, test)
+
+
+def render(data: Report, limit: int | None = None) -> str:
     """The whole report; `limit` cuts each list of tests to that many lines."""
+    anyio_version, runs, columns = data.anyio_version, data.runs, data.columns
+    comparisons, variants, known = data.comparisons, data.variants, data.known
+    unavailable, verdict = data.unavailable, data.verdict
     lines = [f"# anyio {anyio_version} test suite on pike", ""]
     for name, reason in unavailable.items():
         lines.append(f"**{name} is unavailable**: {reason}; all its tests count as failing.")
@@ -107,6 +116,9 @@ def render(
                           limit)
         if not comparison.regressions:
             lines += ["", "No regressions."]
+    flaky = [f"- `{test}` on {column}: {columns[column][test].message}"
+             for column, test in data.flaky]
+    lines += _section("flaky (failed, then passed when run again alone)", flaky, limit)
     if verdict is not None:
         lines += ["", "## Gate: " + ("PASS" if verdict.ok else "FAIL")]
         lines += [f"- {problem}" for problem in verdict.problems]

@@ -40,6 +40,21 @@ class RunSettings:
     pytest_args: tuple[str, ...] = ()
 
 
+def new_workdir(parent: Path, keep: int = 5, grace: float = 3600.0) -> Path:
+    """A fresh directory for this invocation's result files and logs.
+
+    Several people (and CI) may run the harness in one checkout at once; shared
+    file names would let one run overwrite another's results. Older directories
+    are pruned, except the newest few and any touched within `grace` seconds.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    old = sorted((p for p in parent.glob("run-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in old[:-keep] if keep else old:
+        if time.time() - stale.stat().st_mtime > grace:
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=time.strftime("run-%Y%m%d-%H%M%S-")))
+
+
 def _import_root(workdir: Path) -> Path:
     """A directory whose only entry is this package, to put on PYTHONPATH.
 
