@@ -1,0 +1,130 @@
+"""``PikeBackend``: anyio's ``AsyncBackend`` mapped onto pike's public API.
+
+Where anyio's interface and pike's agree, the method *is* pike's function (a
+``staticmethod`` class attribute) or class (``create_event = Event``): anyio's
+``get_async_backend().sleep(1)`` calls ``pike.sleep`` with no adapter frame in
+between. Methods are written out only where anyio's semantics differ: anyio's
+exception types, anyio's worker-thread bookkeeping, anyio's stream objects.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import anyio
+from anyio import TaskInfo
+from anyio.abc import AsyncBackend
+from anyio.abc import TestRunner as _AbstractTestRunner
+
+import pike
+import pike.lowlevel
+import pike.testing
+
+from . import _io, _threads
+from ._cancel import CancelScope
+from ._options import run_options
+from ._sync import CapacityLimiter, Event, Lock, Semaphore
+from ._taskgroup import TaskGroup
+from ._taskinfo import PikeTaskInfo
+from ._testing import TestRunner
+
+T = TypeVar("T")
+
+
+async def _await_result(func: Callable[..., Awaitable[T]], *args: Any) -> T:
+    return await func(*args)
+
+
+class PikeBackend(AsyncBackend):
+    """The "pike" backend. Every attribute is looked up on the class, never copied."""
+
+    @classmethod
+    def run(
+        cls,
+        func: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
+    ) -> T:
+        if kwargs:
+            raise TypeError("pike's run() passes positional arguments only")
+        if not inspect.iscoroutinefunction(func):
+            # anyio accepts any callable returning an awaitable; pike wants coroutines.
+            args = (func, *args)
+            func = _await_result
+        return pike.run(func, *args, **run_options(options))  # type: ignore[no-any-return]
+
+    # -- direct mappings: these are pike's own functions and classes ------------------
+
+    current_token = staticmethod(pike.lowlevel.current_token)
+    current_time = staticmethod(pike.current_time)
+    checkpoint = staticmethod(pike.lowlevel.checkpoint)
+    checkpoint_if_cancelled = staticmethod(pike.lowlevel.checkpoint_if_cancelled)
+    cancel_shielded_checkpoint = staticmethod(pike.lowlevel.cancel_shielded_checkpoint)
+    sleep = staticmethod(pike.sleep)  # type: ignore[assignment]  # anyio passes it positionally
+    current_effective_deadline = staticmethod(pike.current_effective_deadline)
+    check_cancelled = staticmethod(pike.from_thread.check_cancelled)
+    notify_closing = staticmethod(pike.lowlevel.notify_closing)  # type: ignore[assignment]
+    wait_all_tasks_blocked = staticmethod(pike.testing.wait_all_tasks_blocked)
+
+    create_cancel_scope = CancelScope
+    create_task_group = TaskGroup
+    create_event = Event
+    create_lock = Lock
+    create_semaphore = Semaphore
+    create_capacity_limiter = CapacityLimiter
+
+    @classmethod
+    def cancelled_exception_class(cls) -> type[BaseException]:
+        return pike.Cancelled
+
+    # -- threads -------------------------------------------------------------------
+
+    @classmethod
+    async def run_sync_in_worker_thread(
+        cls,
+        func: Callable[..., T],
+        args: tuple[Any, ...],
+        abandon_on_cancel: bool = False,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> T:
+        return await _threads.run_sync_in_worker_thread(
+            cls, func, args, abandon_on_cancel, limiter
+        )
+
+    run_async_from_thread = staticmethod(_threads.run_async_from_thread)
+    run_sync_from_thread = staticmethod(_threads.run_sync_from_thread)
+    run_sync_soon = staticmethod(_threads.run_sync_soon)
+    current_default_thread_limiter = staticmethod(_threads.current_default_thread_limiter)
+
+    # -- I/O -----------------------------------------------------------------------
+
+    wait_readable = staticmethod(_io.wait_readable)
+    wait_writable = staticmethod(_io.wait_writable)
+
+    # -- introspection and testing -------------------------------------------------
+
+    @classmethod
+    def get_current_task(cls) -> TaskInfo:
+        return PikeTaskInfo(pike.lowlevel.current_task())
+
+    @classmethod
+    def get_running_tasks(cls) -> Sequence[TaskInfo]:
+        root = pike.lowlevel.current_root_task()
+        assert root is not None
+        infos: list[TaskInfo] = [PikeTaskInfo(root)]
+        nurseries = root.child_nurseries
+        while nurseries:
+            next_level: list[pike.Nursery] = []
+            for nursery in nurseries:
+                for task in nursery.child_tasks:
+                    infos.append(PikeTaskInfo(task))
+                    next_level.extend(task.child_nurseries)
+            nurseries = next_level
+        return infos
+
+    @classmethod
+    def create_test_runner(cls, options: dict[str, Any]) -> _AbstractTestRunner:
+        return TestRunner(**options)

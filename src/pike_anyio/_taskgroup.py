@@ -1,0 +1,141 @@
+"""anyio's TaskGroup on a pike nursery.
+
+pike's nurseries already have anyio's semantics: strict exception groups, a
+failing child cancels its siblings, a group that only saw cancellations lets a
+single ``Cancelled`` out, ``start()`` keeps the child under the caller's scope
+until ``task_status.started()``. What is left here is anyio's API shape: tasks
+come in as coroutine objects wrapped in ``TaskHandle`` (anyio's own class, so
+handles behave the same on every backend), and the "not active" rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from contextvars import Context
+from types import TracebackType
+from typing import Any, Literal
+
+from anyio import TaskHandle
+from anyio.abc import TaskGroup as _AbstractTaskGroup
+from anyio.abc._tasks import call_for_coroutine, get_callable_name, get_coro_name
+
+import pike
+
+from ._cancel import CancelScope, adopt
+
+_INACTIVE = "This task group is not active; no new tasks can be started."
+
+
+_UNSET: Any = object()
+
+
+class _Starter:
+    """What ``start()`` runs in the new task, and the task status its function sees.
+
+    The function is called inside the task pike starts, because only there does
+    pike's ``task_status`` exist. A ``started()`` made while merely *calling* the
+    function (a sync wrapper that returns a coroutine) is held until the call
+    returns, so an error in that call (``started()`` twice, say) still comes out
+    of ``start()`` rather than out of the task group.
+    """
+
+    __slots__ = ("args", "early_value", "func", "handle", "name", "status")
+
+    def __init__(self, func: Callable[..., Coroutine[Any, Any, Any]], args: tuple[Any, ...],
+                 name: str) -> None:
+        self.func = func
+        self.args = args
+        self.name = name
+        self.handle: TaskHandle[Any] | None = None
+        self.status: pike.TaskStatus[Any] | None = None
+        self.early_value: Any = _UNSET
+
+    def started(self, value: Any = None) -> None:
+        status = self.status
+        if status is not None:
+            status.started(value)
+        elif self.early_value is not _UNSET:
+            raise RuntimeError("called 'started' twice on the same task status")
+        else:
+            self.early_value = value
+
+    async def run(self, *, task_status: pike.TaskStatus[Any]) -> None:
+        coro = call_for_coroutine(self.func, self.args, task_status=self)
+        if self.early_value is not _UNSET:
+            task_status.started(self.early_value)
+        self.status = task_status
+        handle = self.handle = TaskHandle(coro, self.name, CancelScope())
+        await handle._run_coro()
+
+
+class TaskGroup(_AbstractTaskGroup):
+    __slots__ = ("_active", "_entered", "_manager", "_nursery")
+
+    def __init__(self) -> None:
+        self._entered = False
+        self._active = False
+        self._manager = pike.open_nursery()
+        self._nursery: pike.Nursery | None = None
+
+    async def __aenter__(self) -> TaskGroup:
+        if self._entered:
+            raise RuntimeError("TaskGroup cannot be entered more than once")
+        self._entered = True
+        nursery = self._nursery = await self._manager.__aenter__()
+        self.cancel_scope = adopt(nursery.cancel_scope)
+        self._active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> bool:
+        try:
+            return await self._manager.__aexit__(exc_type, exc_val, exc_tb)
+        finally:
+            self._active = False
+            del exc_val, exc_tb
+
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        name: object = None,
+        context: Context | None = None,
+    ) -> TaskHandle[Any]:
+        if not isinstance(coro, Coroutine):
+            raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
+        if not self._active:
+            coro.close()
+            raise RuntimeError(_INACTIVE)
+        # Our CancelScope directly: anyio's default would look the backend up again.
+        handle = TaskHandle(coro, get_coro_name(coro, name), CancelScope())
+        nursery = self._nursery
+        assert nursery is not None
+        if context is None:
+            nursery.start_soon(handle._run_coro, name=handle.name)
+        else:
+            context.run(nursery.start_soon, handle._run_coro, name=handle.name)
+        return handle
+
+    async def start(
+        self,
+        func: Callable[..., Coroutine[Any, Any, Any]],
+        *args: object,
+        name: object = None,
+        return_handle: Literal[False, True] = False,
+    ) -> Any:
+        if not self._active:
+            raise RuntimeError(_INACTIVE)
+        nursery = self._nursery
+        assert nursery is not None
+        starter = _Starter(func, args, get_callable_name(func, name))
+        value = await nursery.start(starter.run, name=starter.name)
+        if return_handle:
+            handle = starter.handle
+            assert handle is not None
+            handle._start_value = value
+            return handle
+        return value
