@@ -22,7 +22,7 @@ import pike
 import pike.lowlevel
 import pike.testing
 
-from . import _io, _threads
+from . import _io, _network, _process, _signals, _threads
 from ._cancel import CancelScope
 from ._options import run_options
 from ._sync import CapacityLimiter, Event, Lock, Semaphore
@@ -103,6 +103,30 @@ class PikeBackend(AsyncBackend):
 
     wait_readable = staticmethod(_io.wait_readable)
     wait_writable = staticmethod(_io.wait_writable)
+
+    open_process = staticmethod(_process.open_process)
+    setup_process_pool_exit_at_shutdown = staticmethod(
+        _process.setup_process_pool_exit_at_shutdown
+    )
+    open_signal_receiver = staticmethod(_signals.open_signal_receiver)
+
+    getaddrinfo = staticmethod(_network.getaddrinfo)
+    getnameinfo = staticmethod(_network.getnameinfo)
+    connect_tcp = staticmethod(_network.connect_tcp)
+    connect_unix = staticmethod(_network.connect_unix)
+    create_tcp_listener = staticmethod(_network.create_tcp_listener)
+    create_unix_listener = staticmethod(_network.create_unix_listener)
+    create_udp_socket = staticmethod(_network.create_udp_socket)
+    create_unix_datagram_socket = staticmethod(_network.create_unix_datagram_socket)  # type: ignore[assignment]
+    wrap_listener_socket = staticmethod(_network.wrap_listener_socket)
+    wrap_stream_socket = staticmethod(_network.wrap_stream_socket)
+    wrap_unix_stream_socket = staticmethod(_network.wrap_unix_stream_socket)
+    wrap_udp_socket = staticmethod(_network.wrap_udp_socket)
+    wrap_connected_udp_socket = staticmethod(_network.wrap_connected_udp_socket)
+    wrap_unix_datagram_socket = staticmethod(_network.wrap_unix_datagram_socket)
+    wrap_connected_unix_datagram_socket = staticmethod(
+        _network.wrap_connected_unix_datagram_socket
+    )
 
     # -- introspection and testing -------------------------------------------------
 

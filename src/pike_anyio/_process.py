@@ -1,0 +1,158 @@
+"""anyio's Process on ``pike.lowlevel.open_process``.
+
+pike's pipes are ``FdStream``s with trio's stream vocabulary (``receive_some``,
+``send_all``); anyio wants ``receive``/``send`` with ``EndOfStream`` and
+anyio's exception classes, so each pipe gets a thin stream object.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from signal import Signals
+from typing import IO, Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+from anyio.abc import Process as _AbstractProcess
+
+import pike
+import pike.lowlevel
+
+
+class _ReceivePipe(ByteReceiveStream):
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        try:
+            data: bytes = await self._stream.receive_some(max_bytes)
+        except pike.ClosedResourceError as exc:
+            raise anyio.ClosedResourceError from exc.__cause__
+        except pike.BrokenResourceError as exc:
+            raise anyio.BrokenResourceError from exc.__cause__
+        except ValueError:
+            raise ValueError("max_bytes must be a positive integer") from None
+        if data:
+            return data
+        raise anyio.EndOfStream
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _SendPipe(ByteSendStream):
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    async def send(self, item: bytes) -> None:
+        try:
+            await self._stream.send_all(item)
+        except pike.ClosedResourceError as exc:
+            raise anyio.ClosedResourceError from exc.__cause__
+        except pike.BrokenResourceError as exc:
+            raise anyio.BrokenResourceError from exc.__cause__
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class Process(_AbstractProcess):
+    def __init__(self, process: pike.lowlevel.Process) -> None:
+        self._process = process
+        self._stdin = _SendPipe(process.stdin) if process.stdin is not None else None
+        self._stdout = _ReceivePipe(process.stdout) if process.stdout is not None else None
+        self._stderr = _ReceivePipe(process.stderr) if process.stderr is not None else None
+
+    async def aclose(self) -> None:
+        with pike.CancelScope(shield=True):
+            for stream in (self._stdin, self._stdout, self._stderr):
+                if stream is not None:
+                    await stream.aclose()
+        try:
+            await self.wait()
+        except BaseException:
+            self.kill()
+            with pike.CancelScope(shield=True):
+                await self.wait()
+            raise
+
+    async def wait(self) -> int:
+        return await self._process.wait()
+
+    def terminate(self) -> None:
+        self._process.terminate()
+
+    def kill(self) -> None:
+        self._process.kill()
+
+    def send_signal(self, signal: Signals) -> None:
+        self._process.send_signal(signal)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    @property
+    def stdin(self) -> ByteSendStream | None:
+        return self._stdin
+
+    @property
+    def stdout(self) -> ByteReceiveStream | None:
+        return self._stdout
+
+    @property
+    def stderr(self) -> ByteReceiveStream | None:
+        return self._stderr
+
+
+def _as_str(item: Any) -> str:
+    value = os.fspath(item)
+    return value if isinstance(value, str) else os.fsdecode(value)
+
+
+async def open_process(
+    command: Any,
+    *,
+    stdin: int | IO[Any] | None,
+    stdout: int | IO[Any] | None,
+    stderr: int | IO[Any] | None,
+    **kwargs: Any,
+) -> Process:
+    if isinstance(command, (str, bytes, os.PathLike)):
+        args: Any = _as_str(command)
+        shell = True
+    else:
+        args = [_as_str(item) for item in command]
+        shell = False
+    process = await pike.lowlevel.open_process(
+        args, stdin=stdin, stdout=stdout, stderr=stderr, shell=shell, **kwargs
+    )
+    return Process(process)
+
+
+async def _kill_pool_at_shutdown(workers: set[_AbstractProcess]) -> None:
+    try:
+        await pike.sleep(math.inf)
+    except pike.Cancelled:
+        for process in workers:
+            if process.returncode is None:
+                process.kill()
+        with pike.CancelScope(shield=True):
+            for process in workers:
+                await process.aclose()
+
+
+def setup_process_pool_exit_at_shutdown(workers: set[_AbstractProcess]) -> None:
+    pike.lowlevel.spawn_system_task(_kill_pool_at_shutdown, workers)
+
+
+__all__ = ["Process", "open_process", "setup_process_pool_exit_at_shutdown"]
