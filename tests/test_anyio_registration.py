@@ -36,11 +36,11 @@ MAIN = textwrap.dedent(
 )
 
 
-def _python(executable: str | Path, code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _python(executable: str | Path, code: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_PLUGINS")}
     return subprocess.run(
         [str(executable), "-c", code], capture_output=True, text=True, timeout=120,
-        env=env, cwd="/", **kwargs,  # type: ignore[call-overload]
+        env=env, cwd="/",
     )
 
 
@@ -71,7 +71,8 @@ def test_finder_answers_only_for_its_name() -> None:
     code = textwrap.dedent(
         """
         import importlib.util, sys
-        finder = next(f for f in sys.meta_path if getattr(f, "__qualname__", "") == "_PikeBackendFinder")
+        finder = next(f for f in sys.meta_path
+                      if getattr(f, "__qualname__", "") == "_PikeBackendFinder")
         assert finder.find_spec("anyio._backends._trio") is None
         assert finder.find_spec("pike") is None
         assert finder.find_spec("anyio._backends._pike").name == "anyio._backends._pike"
