@@ -39,8 +39,12 @@ def _translate(exc: OSError, sock: SocketType, action: str) -> Exception:
     return BrokenResourceError(f"cannot {action}: {exc}")
 
 
+# SOCK_SEQPACKET (Unix sockets) keeps message boundaries but is connection-based,
+# which is all a stream needs; anyio offers it through connect_unix.
+_STREAM_TYPES = (_stdlib_socket.SOCK_STREAM, _stdlib_socket.SOCK_SEQPACKET)
+
 class SocketStream:
-    """A bidirectional byte stream over a connected SOCK_STREAM socket.
+    """A bidirectional stream over a connected SOCK_STREAM (or SOCK_SEQPACKET) socket.
 
     TCP sockets get ``TCP_NODELAY``: a stream hands whole messages to
     ``send_all``, so Nagle's delay would only add latency.
@@ -51,8 +55,8 @@ class SocketStream:
     def __init__(self, socket: SocketType) -> None:
         if not isinstance(socket, SocketType):
             raise TypeError(f"SocketStream needs a pike socket, got {type(socket).__name__}")
-        if socket.type != _stdlib_socket.SOCK_STREAM:
-            raise ValueError("SocketStream needs a SOCK_STREAM socket")
+        if socket.type not in _STREAM_TYPES:
+            raise ValueError("SocketStream needs a SOCK_STREAM or SOCK_SEQPACKET socket")
         self.socket = socket
         self._recv = socket._sock.recv
         self._send = socket._sock.send
@@ -201,8 +205,8 @@ class SocketListener:
     def __init__(self, socket: SocketType) -> None:
         if not isinstance(socket, SocketType):
             raise TypeError(f"SocketListener needs a pike socket, got {type(socket).__name__}")
-        if socket.type != _stdlib_socket.SOCK_STREAM:
-            raise ValueError("SocketListener needs a SOCK_STREAM socket")
+        if socket.type not in _STREAM_TYPES:
+            raise ValueError("SocketListener needs a SOCK_STREAM or SOCK_SEQPACKET socket")
         try:
             listening = socket.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN)
         except OSError:

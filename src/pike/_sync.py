@@ -40,7 +40,7 @@ class Event:
     ParkingLot: an unset-then-set Event with no waiter allocates nothing.
     """
 
-    __slots__ = ("_flag", "_waiters")
+    __slots__ = ("__weakref__", "_flag", "_waiters")
 
     def __init__(self) -> None:
         self._flag = False
@@ -117,7 +117,7 @@ class LockStatistics:
 class Lock(_AsyncCM):
     """A mutex owned by the task that acquired it."""
 
-    __slots__ = ("_lot", "_owner")
+    __slots__ = ("__weakref__", "_lot", "_owner")
 
     def __init__(self) -> None:
         self._owner: Task | None = None
@@ -174,7 +174,7 @@ class SemaphoreStatistics:
 class Semaphore(_AsyncCM):
     """A counter of free slots; ``acquire`` waits while it is zero."""
 
-    __slots__ = ("_lot", "_max_value", "_value")
+    __slots__ = ("__weakref__", "_lot", "_max_value", "_value")
 
     def __init__(self, initial_value: int, *, max_value: int | None = None) -> None:
         if not isinstance(initial_value, int):
@@ -237,7 +237,7 @@ class ConditionStatistics:
 class Condition(_AsyncCM):
     """Wait for a notification while holding (and re-acquiring) a lock."""
 
-    __slots__ = ("_lock", "_lot")
+    __slots__ = ("__weakref__", "_lock", "_lot")
 
     def __init__(self, lock: Lock | None = None) -> None:
         if lock is None:
@@ -299,7 +299,7 @@ class CapacityLimiterStatistics:
 class CapacityLimiter(_AsyncCM):
     """At most ``total_tokens`` borrowers at a time; each borrower holds one token."""
 
-    __slots__ = ("_borrowers", "_lot", "_pending", "_total_tokens")
+    __slots__ = ("__weakref__", "_borrowers", "_lot", "_pending", "_total_tokens")
 
     def __init__(self, total_tokens: float) -> None:
         self._borrowers: set[object] = set()

@@ -14,7 +14,7 @@ import math
 from collections.abc import Generator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import _state
 from ._exceptions import Cancelled, TooSlowError
@@ -24,6 +24,20 @@ if TYPE_CHECKING:
     from ._task import Task
 
 _INF = math.inf
+
+
+def reraise_keeping_context(exc: BaseException) -> NoReturn:
+    """Raise ``exc`` (a remainder of a split group) from inside ``__exit__``.
+
+    A plain ``raise`` there would set its ``__context__`` to the exception being
+    handled (the whole group), clobbering the one ``split()`` copied over.
+    """
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+        del exc, context
 
 
 def _check_deadline(deadline: float) -> float:
@@ -40,6 +54,7 @@ class CancelScope:
     __slots__ = (
         "__weakref__",
         "_cancel_called",
+        "_canceller",
         "_children",
         "_deadline",
         "_effective",
@@ -72,6 +87,7 @@ class CancelScope:
         self._shield = bool(shield)
         self._cancel_called = False
         self._reason: str | None = None
+        self._canceller: str | None = None
         self.cancelled_caught = False
         self._effective = False
         self._entered = False
@@ -114,6 +130,7 @@ class CancelScope:
             self._relative_deadline = _INF
         if self._deadline <= now:
             self._cancel_called = True
+            self._reason = "deadline exceeded"
         else:
             runner.add_timer(self)
 
@@ -128,10 +145,7 @@ class CancelScope:
             return exc is not None
         if remaining is exc:
             return False
-        try:
-            raise remaining
-        finally:
-            del remaining, exc
+        reraise_keeping_context(remaining)
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
         """Leave the scope; return the exception that should keep propagating."""
@@ -144,18 +158,22 @@ class CancelScope:
             raise RuntimeError(
                 "cancel scope exited in a different task from the one that entered it"
             )
+        parent = self._parent
+        assert parent is not None
         if task._cancel_scope is not self:
+            # Close this scope anyway and abandon the inner ones, so the task
+            # stays usable (and its exit does not fail again later).
+            inner: CancelScope | None = task._cancel_scope
+            while inner is not None and inner is not self:
+                inner._exited = True
+                if inner._parent is not None and inner._parent._children:
+                    inner._parent._children.discard(inner)
+                inner = inner._parent
+            self._detach_and_exit(task, parent)
             raise RuntimeError(
                 "cancel scope stack corrupted: a scope was exited before an inner one"
             )
-        parent = self._parent
-        assert parent is not None
-        task._cancel_scope = parent
-        parent._children.discard(self)  # type: ignore[union-attr]
-        self._exited = True
-        if self._timer_entry is not None:
-            assert self._runner is not None
-            self._runner.drop_timer(self)
+        self._detach_and_exit(task, parent)
         if exc is None or not self._cancel_called:
             return exc
         # Our cancellation is ours to catch only if the parent's is not visible too.
@@ -170,6 +188,14 @@ class CancelScope:
                 self.cancelled_caught = True
             return rest
         return exc
+
+    def _detach_and_exit(self, task: Task, parent: CancelScope) -> None:
+        task._cancel_scope = parent
+        parent._children.discard(self)  # type: ignore[union-attr]
+        self._exited = True
+        if self._timer_entry is not None:
+            assert self._runner is not None
+            self._runner.drop_timer(self)
 
     # -- the tree -------------------------------------------------------------
 
@@ -212,6 +238,8 @@ class CancelScope:
             return
         self._cancel_called = True
         self._reason = reason
+        task = _state.local.task
+        self._canceller = task.name if task is not None else None
         if self._timer_entry is not None and self._runner is not None:
             self._runner.drop_timer(self)
         if self._owner is not None or self._tasks:

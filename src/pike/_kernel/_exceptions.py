@@ -18,22 +18,28 @@ class Cancelled(BaseException):
     """
 
     reason: str | None
+    # The name of the task that called cancel(), if a task did.
+    canceller: str | None
 
     def __init__(self, *args: Any) -> None:
         raise TypeError("pike.Cancelled has no public constructor")
 
     @classmethod
-    def _create(cls, reason: str | None = None) -> Cancelled:
+    def _create(cls, reason: str | None = None, canceller: str | None = None) -> Cancelled:
         exc = BaseException.__new__(cls)
         BaseException.__init__(exc)
         exc.reason = reason
+        exc.canceller = canceller
         return exc
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("pike.Cancelled cannot be pickled")
 
     def __str__(self) -> str:
-        return "Cancelled" if self.reason is None else f"Cancelled: {self.reason}"
+        text = "Cancelled" if self.reason is None else f"Cancelled: {self.reason}"
+        if self.canceller is not None:
+            text += f" (cancel() called by task {self.canceller!r})"
+        return text
 
 
 class TooSlowError(Exception):

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _state
-from ._cancel import CancelScope
+from ._cancel import CancelScope, reraise_keeping_context
 from ._exceptions import Cancelled
 from ._spawn_checks import reject_coroutine_object
 from ._traps import Abort, RaiseCancelT, cancel_shielded_checkpoint, wait_task_rescheduled
@@ -250,10 +250,7 @@ class _NurseryManager:
             return True
         if remaining is exc:
             return False
-        try:
-            raise remaining
-        finally:
-            del remaining, new_exc, exc
+        reraise_keeping_context(remaining)
 
 
 def open_nursery() -> _NurseryManager:

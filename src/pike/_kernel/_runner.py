@@ -77,7 +77,7 @@ def _task_name(async_fn: Any, name: object) -> str:
 class RunToken:
     """Lets any thread schedule a callback in the run: ``run_sync_soon``."""
 
-    __slots__ = ("_runner",)
+    __slots__ = ("__weakref__", "_runner")
 
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
@@ -174,7 +174,7 @@ class Runner:
         task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
         result = abort(_raise_cancelled)
         if result is Abort.SUCCEEDED:
-            self.reschedule_error(task, Cancelled._create(task._cancel_scope_reason()))
+            self.reschedule_error(task, task._new_cancelled())
         elif result is not Abort.FAILED:
             raise PikeInternalError(f"abort function returned {result!r}, not an Abort")
 
@@ -223,6 +223,31 @@ class Runner:
             context = self.system_context.copy()
         return self.spawn(async_fn, args, self.system_nursery, name, context)
 
+    def spawn_guest(
+        self,
+        async_fn: Callable[..., Awaitable[Any]],
+        name: object,
+        context: contextvars.Context,
+        host: Task | None,
+    ) -> Task:
+        """A system task that, given a host task, lives under the host's cancel scopes.
+
+        ``from_thread.run`` uses it: the work it posts belongs, for cancellation,
+        to the task that is waiting for the thread. The task's root scope hangs
+        below the host's innermost scope and is detached when the task exits.
+        """
+        task = self.spawn_system(async_fn, (), name, context)
+        if host is not None:
+            nursery_scope = task._root_scope
+            assert nursery_scope._tasks is not None
+            nursery_scope._tasks.discard(task)
+            scope = CancelScope()
+            scope._attach(host._cancel_scope)
+            scope._tasks = {task}
+            scope._effective = host._cancel_scope._effective
+            task._root_scope = task._cancel_scope = scope
+        return task
+
     def _task_exited(self, task: Task, value: Any, exc: BaseException | None) -> None:
         scope = task._cancel_scope
         if scope is not task._root_scope:
@@ -239,6 +264,9 @@ class Runner:
         if scope._tasks is not None:
             scope._tasks.discard(task)
         nursery = task._parent_nursery
+        if nursery is not None and scope is not nursery.cancel_scope and scope._parent:
+            # A guest's private root scope (see spawn_guest).
+            scope._parent._children.discard(scope)  # type: ignore[union-attr]
         if task is self.main_task:
             self.main_outcome = (value, exc)
             exc = None
@@ -322,7 +350,7 @@ class Runner:
                         task._next_exc = None
                         if exc is _CHECK:
                             if task._cancel_scope._effective:
-                                exc = Cancelled._create(task._cancel_scope_reason())
+                                exc = task._new_cancelled()
                                 yielded = task.context.run(task.coro.throw, exc)
                             else:
                                 yielded = task.context.run(task.coro.send, None)

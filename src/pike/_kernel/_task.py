@@ -72,16 +72,23 @@ class Task:
         """The nurseries this task has open, outermost first."""
         return list(self._child_nurseries)
 
-    def _cancel_scope_reason(self) -> str | None:
-        """The reason given to the cancel() that reaches this task, if any."""
+    @property
+    def cancel_pending(self) -> bool:
+        """Whether the task's next checkpoint would raise Cancelled."""
+        return self._cancel_scope._effective
+
+    def _new_cancelled(self) -> BaseException:
+        """The Cancelled to deliver, naming the cancel() that reaches this task."""
+        from ._exceptions import Cancelled
+
         scope: CancelScope | None = self._cancel_scope
         while scope is not None:
             if scope._cancel_called:
-                return scope._reason
+                return Cancelled._create(scope._reason, scope._canceller)
             if scope._shield:
-                return None
+                break
             scope = scope._parent
-        return None
+        return Cancelled._create()
 
     def iter_await_frames(self) -> Any:
         """Yield (frame, lineno) down the chain of awaits, innermost last."""

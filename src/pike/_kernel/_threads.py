@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import outcome
+import sniffio
 
 from . import _state
 from ._exceptions import Cancelled, RunFinishedError
@@ -74,6 +75,8 @@ async def to_thread_run_sync(
     if runner.thread_cache is None:
         runner.thread_cache = ThreadCache()
     context = contextvars.copy_context()
+    # The worker thread runs no async library, whatever the caller's context says.
+    context.run(sniffio.current_async_library_cvar.set, None)
     worker_context = _WorkerContext(runner.token, task)
     abandoned = False
 
@@ -90,11 +93,7 @@ async def to_thread_run_sync(
     def back_in_run(result: outcome.Outcome[T]) -> None:
         limiter.release_on_behalf_of(placeholder)
         if not abandoned:
-            if isinstance(result, outcome.Error):
-                runner.reschedule_error(task, result.error)
-            else:
-                assert isinstance(result, outcome.Value)
-                runner.reschedule(task, result.value)
+            runner.reschedule(task, result)
 
     def deliver(result: outcome.Outcome[T]) -> None:
         try:
@@ -115,17 +114,26 @@ async def to_thread_run_sync(
             return Abort.SUCCEEDED
         return Abort.FAILED
 
-    return await wait_task_rescheduled(abort)  # type: ignore[no-any-return]
+    result: outcome.Outcome[T] = await wait_task_rescheduled(abort)
+    # Unwrapped here, in a coroutine frame, so a StopIteration from the thread
+    # becomes "coroutine raised StopIteration" as it would in plain async code.
+    return result.unwrap()
 
 
 def _worker_context(token: RunToken | None) -> tuple[RunToken, Any]:
+    if token is not None:
+        # Another run's thread may call into this run; only its own would deadlock.
+        if threading.get_ident() == token._runner.thread_id and not token._runner.closed:
+            raise RuntimeError(
+                "this function blocks, so it must not be called from the pike run's own "
+                "thread; just await the function directly"
+            )
+        return token, None
     if _state.local.runner is not None:
         raise RuntimeError(
             "this function blocks, so it must not be called from the pike run's own thread; "
             "just await the function directly"
         )
-    if token is not None:
-        return token, None
     ctx = _state.local.worker_token
     if ctx is None:
         raise RuntimeError(
@@ -161,8 +169,14 @@ def from_thread_run_sync(fn: Callable[..., T], *args: Any, token: RunToken | Non
 def from_thread_run(
     afn: Callable[..., Awaitable[T]], *args: Any, token: RunToken | None = None
 ) -> T:
-    """From a worker thread: run ``await afn(*args)`` in the run, return its result."""
-    run_token, _ = _worker_context(token)
+    """From a worker thread: run ``await afn(*args)`` in the run, return its result.
+
+    ``afn`` runs in a copy of this thread's context. Called from a thread that
+    ``to_thread.run_sync`` started, it runs under the cancel scopes of the task
+    waiting for that thread: cancelling that task cancels ``afn`` too.
+    """
+    run_token, host_task = _worker_context(token)
+    context = contextvars.copy_context()
 
     def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
         async def runner_task() -> None:
@@ -170,7 +184,9 @@ def from_thread_run(
 
         def spawn() -> None:
             try:
-                _state.runner().spawn_system(runner_task, (), getattr(afn, "__name__", None))
+                _state.runner().spawn_guest(
+                    runner_task, getattr(afn, "__name__", None), context, host_task
+                )
             except BaseException as exc:
                 put(outcome.Error(exc))
 
