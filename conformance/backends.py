@@ -9,9 +9,12 @@ asyncio run takes.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from conformance.outcomes import NO_BACKEND
 
@@ -78,3 +81,20 @@ def probe(spec: RunSpec, timeout: float = 60.0) -> str | None:
         return None
     lines = proc.stderr.strip().splitlines()
     return lines[-1] if lines else f"exit code {proc.returncode}"
+
+
+def source_fingerprint(packages: tuple[str, ...] = ("pike", "pike_anyio")) -> str:
+    """A digest of the pike sources' names, sizes and mtimes, without importing them.
+
+    In a shared checkout pike can change while the suite runs (editable install);
+    then the runs mix versions, and a failure that "passes on retry" was fixed,
+    not flaky. Comparing fingerprints tells.
+    """
+    digest = hashlib.sha256()
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            for path in sorted(Path(location).rglob("*.py")):
+                stat = path.stat()
+                digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

@@ -13,7 +13,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from conformance.backends import COMPARISONS, PIKE_POLL, RUNS, RunSpec, probe
+from conformance.backends import (
+    COMPARISONS,
+    PIKE_POLL,
+    RUNS,
+    RunSpec,
+    probe,
+    source_fingerprint,
+)
 from conformance.compare import compare_all
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
@@ -97,6 +104,7 @@ def main(argv: list[str]) -> int:
                            targets=_targets(suite, args.targets), pytest_args=tuple(extra))
     print(f"conformance: anyio {version}: running {', '.join(s.name for s in specs)}"
           f" ({settings.jobs} at a time; logs in {settings.workdir})", flush=True)
+    fingerprint = source_fingerprint()
     runs = run_all(specs, settings)
 
     columns: dict[str, dict[str, TestResult]] = {}
@@ -106,7 +114,11 @@ def main(argv: list[str]) -> int:
     variants = {subject: table for subject, _, table in COMPARISONS}
     comparisons = compare_all(columns, pairs)
     flaky: list[tuple[str, str]] = []
-    if args.retry and (plan := retry_plan(comparisons, variants, known, runs)):
+    notes: list[str] = []
+    if source_fingerprint() != fingerprint:
+        notes.append("pike's source changed while the suite ran: the runs mix versions,"
+                     " so failures were not run again")
+    elif args.retry and (plan := retry_plan(comparisons, variants, known, runs)):
         print(f"conformance: running the files of {sum(len(r.tests) for r in plan.values())}"
               " failing test(s) again", flush=True)
         for name, retry in plan.items():
@@ -121,8 +133,11 @@ def main(argv: list[str]) -> int:
         verdict.problems[:0] = [f"{name} is unavailable: {why}"
                                 for name, why in unavailable.items()]
 
+    if not notes and source_fingerprint() != fingerprint:
+        notes.append("pike's source changed while failures were run again: a failure that"
+                     " passed the second time may have been fixed, not flaky")
     data = Report(version, runs, columns, comparisons, variants, known, unavailable, verdict,
-                  flaky)
+                  flaky, notes)
     args.report.write_text(render(data))
     print(render(data, limit=args.limit))
     print(f"conformance: report written to {args.report}")

@@ -70,6 +70,7 @@ class RunResult:
     exit_code: int | None = None
     elapsed: float = 0.0
     note: str = ""
+    resumed: list[str] = field(default_factory=list)  # hangs and crashes survived
 
 
 def none_column(run_name: str, reference: bool) -> str:

@@ -18,6 +18,7 @@ imported. It does four things, each only when asked:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -77,6 +78,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated backend labels to keep ('none' = no backend param)")
     group.addoption("--conformance-out", default=None, metavar="PATH",
                     help="append one JSON line per collected and per finished test")
+    group.addoption("--conformance-resume", action="store_true", default=False,
+                    help="skip the tests that already have a result in the output file")
     group.addoption("--conformance-poll", action="store_true", default=False,
                     help=f"add a {POLL_LABEL!r} anyio_backend param")
 
@@ -144,13 +147,32 @@ def normalised_id(nodeid: str, label: str) -> str:
     return f"{head}[{'-'.join(parts)}]" if parts else head
 
 
+def _finished_tests(config: pytest.Config) -> set[str]:
+    """Node ids with a result in the output file, when resuming after a hang or crash."""
+    out = config.getoption("conformance_out")
+    if not config.getoption("conformance_resume") or not out or not os.path.exists(out):
+        return set()
+    done = set()
+    with open(out, encoding="utf-8") as file:
+        for line in file:
+            if '"event": "result"' in line:
+                with contextlib.suppress(json.JSONDecodeError):
+                    done.add(json.loads(line)["nodeid"])
+    return done
+
+
 def _select(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = config.getoption("conformance_select")
-    if not wanted:
+    labels = set(wanted.split(",")) if wanted else None
+    done = _finished_tests(config)
+    if labels is None and not done:
         return
-    labels = set(wanted.split(","))
-    kept = [item for item in items if backend_label(item) in labels]
-    dropped = [item for item in items if backend_label(item) not in labels]
+
+    def keep(item: pytest.Item) -> bool:
+        return (labels is None or backend_label(item) in labels) and item.nodeid not in done
+
+    kept = [item for item in items if keep(item)]
+    dropped = [item for item in items if not keep(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -199,6 +221,9 @@ class Recorder:
             self._write(event="collect_error", nodeid=report.nodeid,
                         message=_message(report))
 
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self._write(event="started", nodeid=nodeid)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._reports.setdefault(report.nodeid, []).append(report)
 
@@ -243,7 +268,7 @@ def _classify_one(report: pytest.TestReport, label: str) -> tuple[str, str]:
     return (FAILED if report.when == "call" else ERROR), text
 
 
-_LEAF = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Failed|Cancelled|Interrupt)?: ")
+_LEAF = re.compile(r"^(?:[a-z_]\w*\.)*[A-Z]\w*: ")  # "pkg.mod.SomeError: message"
 
 
 def _message(report: pytest.TestReport | pytest.CollectReport, limit: int = 300) -> str:

@@ -48,6 +48,13 @@ def _table(columns: Mapping[str, Mapping[str, TestResult]]) -> list[str]:
     return lines
 
 
+def _run_summary(run: RunResult) -> str:
+    text = f"{run.name} {run.elapsed:.0f}s exit {run.exit_code}"
+    if run.resumed:
+        text += f", resumed {len(run.resumed)}x"
+    return text + (f" ({run.note})" if run.note else "")
+
+
 def _finding(finding: Finding, cause: str | None = None) -> str:
     refs = ", ".join(f"{name}={outcome}" for name, outcome in finding.references.items())
     text = f"- `{finding.test}`: {finding.result.outcome}"
@@ -82,6 +89,7 @@ class Report:
     unavailable: Mapping[str, str]  # run name -> why its backend cannot run
     verdict: Verdict | None = None
     flaky: Sequence[tuple[str, str]] = ()  # (column, test)
+    notes: Sequence[str] = ()  # about the run as a whole
 
 
 def render(data: Report, limit: int | None = None) -> str:
@@ -93,10 +101,10 @@ def render(data: Report, limit: int | None = None) -> str:
     for name, reason in unavailable.items():
         lines.append(f"**{name} is unavailable**: {reason}; all its tests count as failing.")
         lines.append("")
-    lines.append("Runs: " + "; ".join(
-        f"{run.name} {run.elapsed:.0f}s exit {run.exit_code}" + (f" ({run.note})" if run.note
-                                                                   else "")
-        for run in runs))
+    lines += [f"**Note**: {note}." for note in data.notes]
+    lines.append("Runs: " + "; ".join(_run_summary(run) for run in runs))
+    for run in runs:
+        lines += [f"- {run.name} resumed after it {event}" for event in run.resumed]
     lines += ["", "Cells are passed / failed / skipped. `none` holds tests without a backend",
               "parameter (run once, in the asyncio run); `none@pike` holds the same tests",
               "run with pike registered as a backend.", "", *_table(columns)]

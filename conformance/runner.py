@@ -10,6 +10,7 @@ teardown of the session). A capped process is killed with its whole process grou
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -18,13 +19,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.backends import BACKENDS_ENV, RunSpec
-from conformance.outcomes import NO_BACKEND, RunResult, load_run, none_column
+from conformance.outcomes import ERROR, NO_BACKEND, TIMEOUT, RunResult, load_run, none_column
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+STALL_GRACE = 30.0  # seconds of silence, beyond the per-test timeout, that mean "wedged"
+MAX_RESTARTS = 25  # resumptions after a hang or crash, per run
+NORMAL_EXITS = (0, 1, 5)  # pytest: all passed, some failed, nothing collected
 
 
 @dataclass(frozen=True)
@@ -96,16 +100,26 @@ def _environment(spec: RunSpec, settings: RunSettings) -> dict[str, str]:
 @dataclass
 class _Running:
     spec: RunSpec
-    proc: subprocess.Popen[bytes]
     out: Path
     log: Path
     basetemp: Path
     started: float
+    proc: subprocess.Popen[bytes] | None = None
+    progress_size: int = -1
+    progress_time: float = 0.0
+    restarts: int = 0
     killed: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 def run_all(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunResult]:
-    """Run every spec, at most `settings.jobs` at once, in the given order."""
+    """Run every spec, at most `settings.jobs` at once, in the given order.
+
+    A process that stops reporting for longer than the per-test timeout plus
+    STALL_GRACE is wedged where pytest-timeout cannot reach (a thread holding the
+    main thread up, say): it is killed, its test recorded as a hang, and the run
+    resumed after it. A process that crashes mid-test is resumed the same way.
+    """
     settings.workdir.mkdir(parents=True, exist_ok=True)
     pending = list(specs)
     running: list[_Running] = []
@@ -115,15 +129,64 @@ def run_all(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunResult]:
             running.append(_start(pending.pop(0), settings))
         time.sleep(0.2)
         for job in list(running):
-            if job.proc.poll() is None and time.monotonic() - job.started > settings.cap:
-                job.killed = True
-                _kill_group(job.proc)
-                job.proc.wait()
-            if job.proc.poll() is not None:
-                _kill_group(job.proc)  # stragglers the tests left behind
+            if _step(job, settings):
                 running.remove(job)
                 results[job.spec.name] = _finish(job, settings)
     return [results[spec.name] for spec in specs]
+
+
+def _step(job: _Running, settings: RunSettings) -> bool:
+    """Watch one job; True when it is done for good."""
+    assert job.proc is not None
+    now = time.monotonic()
+    if job.proc.poll() is None:
+        size = job.out.stat().st_size if job.out.exists() else 0
+        if size != job.progress_size:
+            job.progress_size, job.progress_time = size, now
+        if now - job.started > settings.cap:
+            job.killed = True
+        elif now - job.progress_time <= settings.timeout + STALL_GRACE:
+            return False
+        _kill_group(job.proc)
+        job.proc.wait()
+    _kill_group(job.proc)  # stragglers the tests left behind
+    if job.killed or job.proc.returncode in NORMAL_EXITS:
+        return True
+    culprit = _in_flight(job.out)
+    if culprit is None or job.restarts >= MAX_RESTARTS:
+        return True
+    code = job.proc.returncode
+    if code == -signal.SIGKILL:
+        event, outcome = "hung", TIMEOUT
+        why = (f"hung past the {settings.timeout:g}s timeout where pytest-timeout could not"
+               " stop it; the process was killed")
+    else:
+        event, outcome = "crashed", ERROR
+        why = f"pytest or the process died during this test (exit {code}, see the log)"
+    _append(job.out, event="result", nodeid=culprit, outcome=outcome,
+            message=f"{why}; the run resumed after it")
+    job.notes.append(f"{event} in {culprit}")
+    job.restarts += 1
+    _launch(job, settings, resume=True)
+    return False
+
+
+def _in_flight(out: Path) -> str | None:
+    """The test that started last and has no result, if any."""
+    started: str | None = None
+    for line in out.read_text().splitlines() if out.exists() else ():
+        with contextlib.suppress(json.JSONDecodeError):
+            record = json.loads(line)
+            if record.get("event") == "started":
+                started = record["nodeid"]
+            elif record.get("event") == "result" and record.get("nodeid") == started:
+                started = None
+    return started
+
+
+def _append(out: Path, **record: object) -> None:
+    with open(out, "a", encoding="utf-8") as file:
+        file.write(json.dumps(record) + "\n")
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -136,29 +199,40 @@ def _start(spec: RunSpec, settings: RunSettings) -> _Running:
     out = settings.workdir / f"{slug}.jsonl"
     log = settings.workdir / f"{slug}.log"
     out.unlink(missing_ok=True)
+    log.unlink(missing_ok=True)
     # Short, private base directory: anyio's tests bind UNIX sockets under tmp_path,
     # and those paths are limited to about 100 bytes.
     basetemp = Path(tempfile.mkdtemp(prefix=f"pikeconf-{slug}-"))
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(_command(spec, settings, out, basetemp / "t"),
-                                cwd=settings.suite, env=_environment(spec, settings),
-                                stdin=subprocess.DEVNULL, stdout=log_file,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    return _Running(spec, proc, out, log, basetemp, time.monotonic())
+    job = _Running(spec, out, log, basetemp, time.monotonic())
+    _launch(job, settings, resume=False)
+    return job
+
+
+def _launch(job: _Running, settings: RunSettings, resume: bool) -> None:
+    cmd = _command(job.spec, settings, job.out, job.basetemp / f"t{job.restarts}")
+    if resume:
+        cmd.insert(cmd.index("-q"), "--conformance-resume")
+    with open(job.log, "ab") as log_file:
+        job.proc = subprocess.Popen(cmd, cwd=settings.suite, env=_environment(job.spec, settings),
+                                    stdin=subprocess.DEVNULL, stdout=log_file,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+    job.progress_size, job.progress_time = -1, time.monotonic()
 
 
 def _finish(job: _Running, settings: RunSettings) -> RunResult:
+    assert job.proc is not None
     result = load_run(job.out, job.spec.name, job.spec.reference)
     for label in job.spec.labels:  # a run that reported nothing still has its columns
         column = none_column(job.spec.name, job.spec.reference) if label == NO_BACKEND else label
         result.columns.setdefault(column, {})
     result.exit_code = job.proc.returncode
     result.elapsed = time.monotonic() - job.started
+    result.resumed = job.notes
     if job.killed:
         result.note = f"killed at the {settings.cap:.0f}s wall-clock cap"
     elif not result.finished:
         result.note = f"ended abnormally (exit {job.proc.returncode}); see {job.log}"
-    elif job.proc.returncode not in (0, 1, 5):
+    elif job.proc.returncode not in NORMAL_EXITS:
         result.note = f"pytest exit code {job.proc.returncode}; see {job.log}"
     shutil.rmtree(job.basetemp, ignore_errors=True)
     return result

@@ -15,15 +15,18 @@ from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
 from conformance.outcomes import (
     FAILED,
+    FLAKY,
     MISSING,
     PASSED,
     SKIPPED,
+    TIMEOUT,
     UNAVAILABLE,
     RunResult,
     TestResult,
     load_run,
 )
 from conformance.plugin import normalised_id
+from conformance.retry import apply_retries, retry_plan
 
 OK = TestResult(PASSED)
 FAIL = TestResult(FAILED, "boom")
@@ -125,3 +128,21 @@ def test_known_failures_need_a_cause(tmp_path: Path) -> None:
 
 def test_checked_in_known_failures_parse() -> None:
     load_known()
+
+
+def test_retry_plan_reruns_files_and_marks_flaky() -> None:
+    first = {"t.py::a": TestResult(FAILED, "x", nodeid="t.py::a[pike]"),
+             "t.py::b": TestResult(TIMEOUT, nodeid="t.py::b[pike]"),
+             "t.py::c": TestResult(FAILED, nodeid="t.py::c[pike]")}
+    columns = {"pike": dict(first), "asyncio": {"t.py::a": OK, "t.py::b": OK, "t.py::c": OK}}
+    run = RunResult("pike", columns={"pike": columns["pike"]})
+    comparisons = [compare("pike", columns["pike"], {"asyncio": columns["asyncio"]})]
+    plan = retry_plan(comparisons, VARIANTS, {"pike": {"t.py::c": "known"}}, [run])
+    assert list(plan) == ["pike"]
+    retry = plan["pike"]
+    assert (retry.files, retry.tests, retry.deselect) == (["t.py"], {"t.py::a[pike]"},
+                                                          {"t.py::b[pike]"})
+    again = RunResult("pike", columns={"pike": {"t.py::a": OK, "t.py::c": OK}})
+    assert apply_retries(columns, again, retry.tests) == [("pike", "t.py::a")]
+    assert columns["pike"]["t.py::a"].outcome == FLAKY
+    assert columns["pike"]["t.py::c"].outcome == FAILED  # known failures are not retried
