@@ -12,19 +12,15 @@ from contextvars import copy_context
 from typing import Any, TypeVar
 
 import anyio
-import sniffio
 from anyio._core._eventloop import threadlocals
 from anyio.lowlevel import EventLoopToken
 
 import pike
-from pike.lowlevel import RunToken, RunVar, current_token
+from pike.lowlevel import RunToken, current_token
 
 from ._sync import CapacityLimiter
 
 T = TypeVar("T")
-
-_default_limiter: RunVar[CapacityLimiter] = RunVar("pike_anyio default thread limiter")
-_sniffio_cvar = sniffio.current_async_library_cvar
 
 
 async def run_sync_in_worker_thread(
@@ -39,43 +35,50 @@ async def run_sync_in_worker_thread(
     def in_worker() -> T:
         # What anyio's claim_worker_thread() does, without a generator per call.
         threadlocals.current_token = token
-        # WORKAROUND (kernel request A9): pike's to_thread copies the caller's
-        # context, sniffio's "I am in pike" included; a worker thread is not.
-        _sniffio_cvar.set(None)
         try:
             return func(*args)
         finally:
             del threadlocals.current_token
 
-    if limiter is None:
-        limiter = current_default_thread_limiter()
     return await pike.to_thread.run_sync(
         in_worker, abandon_on_cancel=abandon_on_cancel, limiter=limiter
     )
 
 
 def current_default_thread_limiter() -> CapacityLimiter:
-    """The limiter anyio's worker threads share by default (40 tokens, per run).
+    """pike's own default thread limiter, presented as an anyio CapacityLimiter.
 
-    WORKAROUND (kernel request A5/A11): this should be pike's own default
-    limiter, so that pike-native and anyio code share one pool; pike's limiter
-    class has no ``__weakref__`` slot while anyio's base class has one, so its
-    instance cannot be re-classed in place. Until then anyio code gets a limiter
-    of its own.
+    anyio code must see the very limiter pike's ``to_thread`` uses by default, so
+    that changing its ``total_tokens`` changes the real pool size.
+    WORKAROUND (kernel request A5): pike creates it as a ``pike.CapacityLimiter``;
+    our subclass adds no state, so its class is switched in place, once per run.
     """
-    try:
-        return _default_limiter.get()
-    except LookupError:
-        limiter = CapacityLimiter(pike.to_thread.current_default_thread_limiter().total_tokens)
-        _default_limiter.set(limiter)
-        return limiter
+    limiter = pike.to_thread.current_default_thread_limiter()
+    if limiter.__class__ is not CapacityLimiter:
+        limiter.__class__ = CapacityLimiter
+    return limiter  # type: ignore[no-any-return]
+
+
+def _own_worker_token(token: object) -> object:
+    """None if this thread is one of ``token``'s run's workers, else ``token``.
+
+    pike runs ``from_thread.run`` under the waiting task's cancel scopes only
+    when it finds the run through the worker thread itself; anyio always passes
+    the token, so hand it over only when the call comes from somewhere else.
+    """
+    claimed = getattr(threadlocals, "current_token", None)
+    if claimed is not None and claimed.native_token is token:
+        return None
+    return token
 
 
 def run_async_from_thread(
     func: Callable[..., Coroutine[Any, Any, T]], args: tuple[Any, ...], token: object
 ) -> T:
     try:
-        return pike.from_thread.run(func, *args, token=token)  # type: ignore[arg-type]
+        return pike.from_thread.run(
+            func, *args, token=_own_worker_token(token)  # type: ignore[arg-type]
+        )
     except pike.RunFinishedError:
         raise anyio.RunFinishedError from None
 
