@@ -243,6 +243,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown backend(s): {', '.join(unknown)}; known: {', '.join(ANYIO_BACKENDS)}",
               file=sys.stderr)
         return 2
+    backends.sort(key=ANYIO_BACKENDS.index)  # report order does not depend on the flag
     names = None
     if opts.workloads:
         names = [w.strip() for w in opts.workloads.split(",") if w.strip()]
@@ -277,6 +278,7 @@ def main(argv: list[str]) -> int:
         return 3
 
     runs: dict[tuple[str, str], list[Run]] = {}
+    load_samples: list[float] = []
     for rnd in range(opts.rounds):
         for suite, jobs in suite_jobs.items():
             order = suite_backends[suite]
@@ -285,6 +287,7 @@ def main(argv: list[str]) -> int:
             for job in jobs:
                 for backend in order:
                     run = run_job(job, backend, rnd + 1, opts)
+                    load_samples.append(os.getloadavg()[0])
                     runs.setdefault((suite, job.workload), []).append(run)
                     status = (f"{run.rate:>14,.0f} {job.unit}" if run.ok
                               else f"FAILED: {run.error}")
@@ -293,7 +296,7 @@ def main(argv: list[str]) -> int:
     elapsed = time.perf_counter() - started
 
     results = report.summarise(suite_jobs, suite_backends, runs, opts.subject)
-    meta = report.metadata(opts, elapsed)
+    meta = report.metadata(opts, elapsed, load_samples)
     print()
     print(report.render_tables(results, meta))
     opts.output.parent.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ def summarise(
                     "median": _median([r.rate for r in ok]),
                     "rates": [r.rate for r in ok],
                     "seconds": [r.seconds for r in ok],
+                    "cpu_seconds": [r.extra.get("cpu_seconds") for r in ok],
                     "failures": [{"round": r.round, "error": r.error, "traceback": r.traceback}
                                  for r in mine if not r.ok],
                 }
@@ -139,6 +140,16 @@ def _table(header: list[str], rows: list[list[str]], left: int = 2) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def busy(meta: dict[str, Any]) -> bool:
+    """Whether something besides the benchmark competed for the CPUs.
+
+    The benchmark itself keeps about one CPU busy (two during HTTP); a median
+    1-minute load average above that plus some slack means other work ran.
+    """
+    load = meta.get("loadavg_median")
+    return load is not None and load > 1.0 + 0.25 * (meta["cpus"] or 1)
+
+
 def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
     """The human report: one table per suite, medians and ratios."""
     parts = []
@@ -170,11 +181,10 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                          *(_fmt_ratio(data["geomean"][k]) for k in ratio_keys)])
         heading = (f"{titles[suite]} — median of {meta['rounds']} interleaved round(s), "
                    f"one process per run; higher is better")
-        # The benchmark itself keeps about one CPU busy; more than that plus
-        # some slack means something else competed for the machine.
-        if not parts and meta["loadavg_end"][0] > 1.0 + 0.25 * (meta["cpus"] or 1):
-            heading = (f"WARNING: load average {meta['loadavg_end'][0]} on {meta['cpus']} CPUs "
-                       "- other work was running; treat ratios with care\n" + heading)
+        if not parts and busy(meta):
+            heading = (f"WARNING: median load average {meta['loadavg_median']} on "
+                       f"{meta['cpus']} CPUs - other work was running; treat ratios with "
+                       "care\n" + heading)
         parts.append(f"{heading}\n{_table(header, rows)}")
         if "http" in data["workloads"]:
             clients = {e.get("client") for e in data["workloads"]["http"]["backends"].values()}
@@ -200,7 +210,9 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def metadata(opts: argparse.Namespace, elapsed: float) -> dict[str, Any]:
+def metadata(
+    opts: argparse.Namespace, elapsed: float, load_samples: list[float] | None = None
+) -> dict[str, Any]:
     """Where and how the numbers were taken, saved next to them."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -223,9 +235,10 @@ def metadata(opts: argparse.Namespace, elapsed: float) -> dict[str, Any]:
         "rounds": opts.rounds,
         "scale": opts.scale,
         "elapsed_seconds": round(elapsed, 1),
-        # Other work on the machine skews everything; the load average at the
-        # end of the run says whether these numbers were taken on a quiet box.
-        "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+        # Other work on the machine skews everything; the 1-minute load average,
+        # sampled after every worker, says whether the box was quiet.
+        "loadavg_median": round(statistics.median(load_samples), 2) if load_samples else None,
+        "loadavg_max": round(max(load_samples), 2) if load_samples else None,
     }
 
 
@@ -293,8 +306,10 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
         ax.set_title(f"{suite}: {data['subject']} vs others")
         ax.legend(fontsize="small")
         ax.grid(axis="y", which="both", alpha=0.3)
+    load = (f", load avg {meta['loadavg_median']} (busy machine!)" if busy(meta)
+            else "")
     fig.suptitle(f"median of {meta['rounds']} interleaved rounds — {meta['date']}, "
-                 f"Python {meta['python']}, {meta['cpus']} CPUs", fontsize="medium")
+                 f"Python {meta['python']}, {meta['cpus']} CPUs{load}", fontsize="medium")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
