@@ -114,15 +114,15 @@ async def many_tasks_sleep0(mod: Any, n: int) -> float:
 NATIVE_WORKLOADS: dict[str, NativeWorkload] = {
     w.name: w
     for w in (
-        NativeWorkload("checkpoint", checkpoint_loop, 600_000, 500, "ops/s",
+        NativeWorkload("checkpoint", checkpoint_loop, 300_000, 500, "ops/s",
                        "lowlevel.checkpoint() in a loop"),
-        NativeWorkload("spawn", spawn_tasks, 100_000, 200, "tasks/s",
+        NativeWorkload("spawn", spawn_tasks, 60_000, 200, "tasks/s",
                        "start_soon a no-op child, nurseries of 1000"),
-        NativeWorkload("cancel_scope", cancel_scope_enter_exit, 600_000, 500, "ops/s",
+        NativeWorkload("cancel_scope", cancel_scope_enter_exit, 200_000, 500, "ops/s",
                        "with CancelScope(): pass"),
-        NativeWorkload("move_on_after", move_on_after_enter_exit, 300_000, 500, "ops/s",
+        NativeWorkload("move_on_after", move_on_after_enter_exit, 150_000, 500, "ops/s",
                        "with move_on_after(60): pass"),
-        NativeWorkload("event_pingpong", event_pingpong, 100_000, 200, "round trips/s",
+        NativeWorkload("event_pingpong", event_pingpong, 60_000, 200, "round trips/s",
                        "two tasks waking each other with Events"),
         NativeWorkload("sleep0_tasks", many_tasks_sleep0, 3000, 20, "sleeps/s",
                        "waves of 1000 tasks x 100 sleep(0)"),

@@ -80,6 +80,18 @@ def summarise(
                         entry["known_upstream_errors"] = known
                 per_backend[backend] = entry
             ratios: dict[str, float | None] = {}
+            # Per-round ratios (runs of one round are adjacent in time, so they
+            # share the machine's state): their spread shows how stable a ratio is.
+            by_round: dict[str, dict[int, float]] = {}
+            for r in runs.get((suite, job.workload), []):
+                if r.ok and r.seconds > 0:
+                    by_round.setdefault(r.backend, {})[r.round] = r.rate
+            round_ratios = {
+                f"{subject}/{o}": [by_round[subject][k] / by_round[o][k]
+                                   for k in sorted(by_round.get(subject, {}))
+                                   if by_round.get(o, {}).get(k)]
+                for o in others
+            }
             subject_rate = per_backend.get(subject, {}).get("median") if has_subject else None
             for other in others:
                 other_rate = per_backend[other]["median"]
@@ -89,7 +101,8 @@ def summarise(
                 if ratio is not None:
                     ratio_lists[f"{subject}/{other}"].append(ratio)
             workloads[job.workload] = {"unit": job.unit, "what": job.what, "size": job.size,
-                                       "backends": per_backend, "ratios": ratios}
+                                       "backends": per_backend, "ratios": ratios,
+                                       "ratios_per_round": round_ratios}
         out[suite] = {
             "backends": backends,
             "subject": subject if has_subject else None,
