@@ -1,10 +1,11 @@
 """The runs the harness knows: which backend labels each pytest process keeps.
 
-Reference runs (asyncio, trio) use anyio exactly as shipped. Pike runs register
-"pike" as an extra backend; the main pike run also takes the backend-free tests,
-because registering a backend changes what they see (anyio's pytest-plugin tests
-count `get_available_backends()`), and compares them with the reference copy the
-asyncio run takes.
+Reference runs (asyncio, trio, and "none" for the tests without a backend
+parameter) use anyio exactly as shipped. Pike runs register "pike" as an extra
+backend; the main pike run also takes the backend-free tests, because registering
+a backend changes what they see (anyio's pytest-plugin tests count
+`get_available_backends()` and run nested suites on every backend), and compares
+them with the "none" run.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ class RunSpec:
         return not self.extra_backends
 
 
-ASYNCIO = RunSpec("asyncio", ("asyncio", NO_BACKEND))
+ASYNCIO = RunSpec("asyncio", ("asyncio",))
 TRIO = RunSpec("trio", ("trio",))
+NONE = RunSpec(NO_BACKEND, (NO_BACKEND,))  # the backend-free tests, as shipped
 PIKE = RunSpec("pike", ("pike", NO_BACKEND), extra_backends=("pike",))
 PIKE_POLL = RunSpec("pike+poll", ("pike+poll",), extra_backends=("pike",), poll=True,
                     options=(("notifier", "poll"),))
 
-RUNS = {spec.name: spec for spec in (ASYNCIO, TRIO, PIKE, PIKE_POLL)}
+RUNS = {spec.name: spec for spec in (ASYNCIO, TRIO, NONE, PIKE, PIKE_POLL)}
 REFERENCES = ("asyncio", "trio")
 
 #: (subject column, reference columns, known-failures table) pairs the gate checks.

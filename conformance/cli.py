@@ -30,7 +30,7 @@ from conformance.retry import apply_retries, retry_plan
 from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all
 from conformance.suite import CACHE, SuiteError, fetch_suite, installed_anyio_version
 
-DEFAULT_RUNS = ("pike", "asyncio", "trio")  # longest expected first: it starts first
+DEFAULT_RUNS = ("pike", "none", "asyncio", "trio")  # longest first: they start first
 REPORT = PACKAGE_DIR / "report.md"
 
 
@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--gate", action="store_true",
                         help="exit 1 on unexpected pike regressions or fixed known failures")
     parser.add_argument("--backend", action="append", choices=sorted(RUNS), dest="backends",
-                        help="run only this backend (repeatable); default: pike, asyncio, trio")
+                        help="run only this (repeatable; 'none': tests without a backend"
+                        " parameter); default: pike, none, asyncio, trio")
     parser.add_argument("--poll", action="store_true",
                         help="also run pike with the portable poll notifier (pike+poll)")
     parser.add_argument("--no-retry", action="store_false", dest="retry",

@@ -106,7 +106,7 @@ def render(data: Report, limit: int | None = None) -> str:
     for run in runs:
         lines += [f"- {run.name} resumed after it {event}" for event in run.resumed]
     lines += ["", "Cells are passed / failed / skipped. `none` holds tests without a backend",
-              "parameter (run once, in the asyncio run); `none@pike` holds the same tests",
+              "parameter, as shipped; `none@pike` holds the same tests",
               "run with pike registered as a backend.", "", *_table(columns)]
     for comparison in comparisons:
         listed = known.get(variants[comparison.subject], {})
@@ -126,7 +126,7 @@ def render(data: Report, limit: int | None = None) -> str:
             lines += ["", "No regressions."]
     flaky = [f"- `{test}` on {column}: {columns[column][test].message}"
              for column, test in data.flaky]
-    lines += _section("flaky (failed, then passed when run again alone)", flaky, limit)
+    lines += _section("flaky (failed, then passed when its file ran again)", flaky, limit)
     if verdict is not None:
         lines += ["", "## Gate: " + ("PASS" if verdict.ok else "FAIL")]
         lines += [f"- {problem}" for problem in verdict.problems]

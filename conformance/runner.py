@@ -26,7 +26,7 @@ from conformance.backends import BACKENDS_ENV, RunSpec
 from conformance.outcomes import ERROR, NO_BACKEND, TIMEOUT, RunResult, load_run, none_column
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-STALL_GRACE = 30.0  # seconds of silence, beyond the per-test timeout, that mean "wedged"
+STALL_GRACE = 15.0  # seconds of silence, beyond the per-test timeout, that mean "wedged"
 MAX_RESTARTS = 25  # resumptions after a hang or crash, per run
 NORMAL_EXITS = (0, 1, 5)  # pytest: all passed, some failed, nothing collected
 
