@@ -135,6 +135,15 @@ def test_pytest_suite_with_anyio_backend_pike(tmp_path: Path) -> None:
             assert var.get() == "from fixture"  # fixture and test share a task
             with anyio.fail_after(1):
                 await anyio.sleep(0.01)
+
+        @pytest.fixture
+        def func():  # a fixture named like the runner's own parameters
+            return "f"
+
+        class TestInClass:
+            @pytest.mark.anyio
+            async def test_method(self, func):
+                assert func == "f"
         """
     ))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_PLUGINS")}
@@ -143,7 +152,7 @@ def test_pytest_suite_with_anyio_backend_pike(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 passed" in proc.stdout
+    assert "2 passed" in proc.stdout
 
 
 # -- real installs into fresh virtual environments ------------------------------------

@@ -64,7 +64,7 @@ class TestRunner(_AbstractTestRunner):
 
     # -- driving it from pytest --------------------------------------------------
 
-    def _submit(self, job: _Job | None) -> None:
+    def _submit(self, job: _Job | None, /) -> None:
         run = self._run
         if run is None:
             self._token = None
@@ -78,7 +78,7 @@ class TestRunner(_AbstractTestRunner):
         assert self._token is not None
         self._token.run_sync_soon(self._wake)
 
-    def _call(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    def _call(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         holder: list[outcome.Outcome[T]] = []
         self._submit((func, args, kwargs, holder))
         assert self._run is not None
