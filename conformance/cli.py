@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -82,7 +83,12 @@ def _targets(suite: Path, targets: list[str]) -> tuple[str, ...]:
     return tuple(fixed) or ("tests",)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # so the runner's cleanup ends its pytest processes
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     ours, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) \
         if "--" in argv else (argv, [])
     args = _parser().parse_args(ours)

@@ -124,14 +124,21 @@ def run_all(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunResult]:
     pending = list(specs)
     running: list[_Running] = []
     results: dict[str, RunResult] = {}
-    while pending or running:
-        while pending and len(running) < settings.jobs:
-            running.append(_start(pending.pop(0), settings))
-        time.sleep(0.2)
-        for job in list(running):
-            if _step(job, settings):
-                running.remove(job)
-                results[job.spec.name] = _finish(job, settings)
+    try:
+        while pending or running:
+            while pending and len(running) < settings.jobs:
+                running.append(_start(pending.pop(0), settings))
+            time.sleep(0.2)
+            for job in list(running):
+                if _step(job, settings):
+                    running.remove(job)
+                    results[job.spec.name] = _finish(job, settings)
+    finally:  # interrupted: the pytest processes live in their own sessions, end them
+        for job in running:
+            if job.proc is not None:
+                _kill_group(job.proc)
+                job.proc.wait()
+            shutil.rmtree(job.basetemp, ignore_errors=True)
     return [results[spec.name] for spec in specs]
 
 
