@@ -145,7 +145,11 @@ class CancelScope:
             return exc is not None
         if remaining is exc:
             return False
-        reraise_keeping_context(remaining)
+        try:
+            reraise_keeping_context(remaining)
+        finally:
+            # Break the exception -> traceback -> this frame -> exception cycle.
+            del remaining, exc
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
         """Leave the scope; return the exception that should keep propagating."""

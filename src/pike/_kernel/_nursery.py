@@ -250,7 +250,11 @@ class _NurseryManager:
             return True
         if remaining is exc:
             return False
-        reraise_keeping_context(remaining)
+        try:
+            reraise_keeping_context(remaining)
+        finally:
+            # Break the exception -> traceback -> this frame -> exception cycle.
+            del remaining, new_exc, exc
 
 
 def open_nursery() -> _NurseryManager:

@@ -44,11 +44,12 @@ def current_default_thread_limiter() -> Any:
 class _WorkerContext:
     """What a worker thread knows about the run and the task that sent it."""
 
-    __slots__ = ("task", "token")
+    __slots__ = ("abandon_on_cancel", "task", "token")
 
-    def __init__(self, token: RunToken, task: Any) -> None:
+    def __init__(self, token: RunToken, task: Any, abandon_on_cancel: bool) -> None:
         self.token = token
         self.task = task
+        self.abandon_on_cancel = abandon_on_cancel
 
 
 async def to_thread_run_sync(
@@ -77,7 +78,7 @@ async def to_thread_run_sync(
     context = contextvars.copy_context()
     # The worker thread runs no async library, whatever the caller's context says.
     context.run(sniffio.current_async_library_cvar.set, None)
-    worker_context = _WorkerContext(runner.token, task)
+    worker_context = _WorkerContext(runner.token, task, abandon_on_cancel)
     abandoned = False
 
     def in_thread() -> T:
@@ -120,7 +121,7 @@ async def to_thread_run_sync(
     return result.unwrap()
 
 
-def _worker_context(token: RunToken | None) -> tuple[RunToken, Any]:
+def _worker_context(token: RunToken | None) -> tuple[RunToken, _WorkerContext | None]:
     if token is not None:
         # Another run's thread may call into this run; only its own would deadlock.
         if threading.get_ident() == token._runner.thread_id and not token._runner.closed:
@@ -140,7 +141,7 @@ def _worker_context(token: RunToken | None) -> tuple[RunToken, Any]:
             "this thread was not started by pike.to_thread.run_sync; pass token= "
             "(from pike.lowlevel.current_token()) to reach the run"
         )
-    return ctx.token, ctx.task
+    return ctx.token, ctx
 
 
 def _wait_in_thread(post: Callable[[Callable[[outcome.Outcome[Any]], None]], None]) -> Any:
@@ -172,10 +173,13 @@ def from_thread_run(
     """From a worker thread: run ``await afn(*args)`` in the run, return its result.
 
     ``afn`` runs in a copy of this thread's context. Called from a thread that
-    ``to_thread.run_sync`` started, it runs under the cancel scopes of the task
-    waiting for that thread: cancelling that task cancels ``afn`` too.
+    ``to_thread.run_sync`` started (without ``abandon_on_cancel``), it runs
+    under the cancel scopes of the task waiting for that thread: cancelling
+    that task cancels ``afn`` too.
     """
-    run_token, host_task = _worker_context(token)
+    run_token, worker = _worker_context(token)
+    # An abandoned thread's work no longer belongs to the task that gave up on it.
+    host_task = None if worker is None or worker.abandon_on_cancel else worker.task
     context = contextvars.copy_context()
 
     def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
