@@ -40,12 +40,13 @@ class RunSpec:
 
 ASYNCIO = RunSpec("asyncio", ("asyncio",))
 TRIO = RunSpec("trio", ("trio",))
+UVLOOP = RunSpec("asyncio+uvloop", ("asyncio+uvloop",))  # on request only
 NONE = RunSpec(NO_BACKEND, (NO_BACKEND,))  # the backend-free tests, as shipped
 PIKE = RunSpec("pike", ("pike", NO_BACKEND), extra_backends=("pike",))
 PIKE_POLL = RunSpec("pike+poll", ("pike+poll",), extra_backends=("pike",), poll=True,
                     options=(("notifier", "poll"),))
 
-RUNS = {spec.name: spec for spec in (ASYNCIO, TRIO, NONE, PIKE, PIKE_POLL)}
+RUNS = {spec.name: spec for spec in (ASYNCIO, UVLOOP, TRIO, NONE, PIKE, PIKE_POLL)}
 REFERENCES = ("asyncio", "trio")
 
 #: (subject column, reference columns, known-failures table) pairs the gate checks.
@@ -62,7 +63,10 @@ async def main():
 try:
     anyio.run(main, backend=sys.argv[1], backend_options=dict(a.split('=') for a in sys.argv[2:]))
 except BaseException as exc:
-    print(f"{type(exc).__name__}: {exc}".splitlines()[0][:200], file=sys.stderr)
+    why = f"{type(exc).__name__}: {exc}"
+    if exc.__cause__ is not None:
+        why += f" (from {type(exc.__cause__).__name__}: {exc.__cause__})"
+    print(why.splitlines()[0][:300], file=sys.stderr)
     raise SystemExit(1)
 """
 

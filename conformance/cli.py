@@ -26,6 +26,7 @@ from conformance.compare import compare_all
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
 from conformance.outcomes import TestResult
+from conformance.plugin import NO_IPV6_LOCALHOST
 from conformance.report import Report, render
 from conformance.retry import apply_retries, retry_plan
 from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all
@@ -134,6 +135,11 @@ def main(argv: list[str]) -> int:
                             pytest_args=(*settings.pytest_args, *retry.pytest_args()))
             flaky += apply_retries(columns, run_all([RUNS[name]], again)[0], retry.tests)
         comparisons = compare_all(columns, pairs)
+    no_ipv6 = {test for column in columns.values() for test, result in column.items()
+               if result.message.endswith(NO_IPV6_LOCALHOST)}
+    if no_ipv6:
+        notes.append(f"{len(no_ipv6)} tests need an IPv6 `localhost`, which this machine lacks;"
+                     " they are skipped on every backend")
     full_run = not args.targets and not extra
     verdict = gate(comparisons, variants, columns, known, runs, full_run) if args.gate else None
     if verdict is not None:

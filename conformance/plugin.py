@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -178,8 +179,38 @@ def _select(config: pytest.Config, items: list[pytest.Item]) -> None:
         items[:] = kept
 
 
+NO_IPV6_LOCALHOST = "needs an IPv6 'localhost', which this machine lacks (conformance harness)"
+
+
+def _has_ipv6_localhost() -> bool:
+    try:
+        socket.getaddrinfo("localhost", 0, socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return True
+
+
+def _skip_ipv6_without_localhost(items: list[pytest.Item]) -> None:
+    """Skip the `ipv6`-parametrized tests where `localhost` has no IPv6 address.
+
+    They bind IPv6 sockets to "localhost", so here they fail on every backend;
+    worse, each failed setup leaves an unbound socket in a reference cycle, and
+    the ResourceWarning of its collection (an error under anyio's filterwarnings)
+    lands on whichever later test triggers the garbage collector, on some backend.
+    """
+    if _has_ipv6_localhost():
+        return
+    skip = pytest.mark.skip(reason=NO_IPV6_LOCALHOST)
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "ipv6" in callspec.id.split("-"):
+            item.add_marker(skip)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("conformance_select"):  # the harness's own runs, not nested ones
+        _skip_ipv6_without_localhost(items)
     _select(config, items)
 
 
@@ -245,6 +276,8 @@ def _classify(reports: list[pytest.TestReport], label: str) -> tuple[str, str]:
     worst, message = PASSED, ""
     for report in reports:
         outcome, text = _classify_one(report, label)
+        if _SEVERITY[worst] >= _SEVERITY[FAILED]:
+            break  # the first failure is the story; a teardown error after it is fallout
         if _SEVERITY[outcome] > _SEVERITY[worst] or (outcome != worst and worst == PASSED):
             worst, message = outcome, text
     return worst, message
