@@ -21,6 +21,7 @@ STEPS: list[tuple[str, list[str]]] = [
               "examples", "scripts"]),
     ("mypy --strict src", [PY, "-m", "mypy", "--strict", "src"]),
     ("pike tests", [PY, "-m", "pytest", "-q", "tests"]),
+    ("conformance harness self-tests", [PY, "-m", "pytest", "-q", "conformance/tests"]),
     ("anyio conformance", [PY, "-m", "conformance", "--gate"]),
     ("benchmark smoke", [PY, "-m", "benchmarks", "--smoke"]),
 ]
