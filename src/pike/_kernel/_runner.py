@@ -15,8 +15,10 @@ import contextvars
 import itertools
 import math
 import signal
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,6 +43,8 @@ from ._traps import (
 )
 
 _INF = math.inf
+# debug=True warns when one batch of task steps runs at least this long.
+SLOW_BATCH_SECONDS = 0.1
 # While tasks are runnable, poll the notifier at most this often (seconds).
 _POLL_INTERVAL = 0.0002
 _perf_counter = time.perf_counter
@@ -108,7 +112,10 @@ class RunToken:
 class Runner:
     """The state of one ``pike.run``."""
 
-    def __init__(self, clock: Clock | None, notifier: Notifier | None) -> None:
+    def __init__(
+        self, clock: Clock | None, notifier: Notifier | None, debug: bool = False
+    ) -> None:
+        self.debug = debug
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.notifier: Notifier = notifier if notifier is not None else default_notifier()
         self.runq: collections.deque[Task] = collections.deque()
@@ -141,6 +148,7 @@ class Runner:
         self._stop = False
         self._prev_sigint: Any = None
         self._owns_wakeup_fd = False
+        self._prev_origin_depth = 0
         self._prev_sniffio: str | None = None
         self.thread_cache: Any = None  # created on first to_thread use
         self.notifier.attach(self)
@@ -337,6 +345,8 @@ class Runner:
                     jump = getattr(clock, "_autojump", None)
                     if jump is not None:
                         jump(timers.next_deadline())
+            if self.debug and runq:
+                self._debug_batch_started(runq)
             for _ in range(len(runq)):
                 task = runq.popleft()
                 local.task = task
@@ -381,6 +391,29 @@ class Runner:
                     )
                     runq.append(task)
             local.task = None
+            if self.debug and self._debug_batch:
+                self._debug_batch_ended()
+
+    # -- debug mode: report tasks that hog the loop ------------------------------
+
+    _debug_batch: list[str] | None = None
+    _debug_batch_start = 0.0
+
+    def _debug_batch_started(self, runq: collections.deque[Task]) -> None:
+        self._debug_batch = [task.name for task in runq]
+        self._debug_batch_start = _perf_counter()
+
+    def _debug_batch_ended(self) -> None:
+        elapsed = _perf_counter() - self._debug_batch_start
+        names, self._debug_batch = self._debug_batch, None
+        if elapsed >= SLOW_BATCH_SECONDS and names:
+            warnings.warn(
+                f"pike: {len(names)} task step(s) kept the run loop busy for {elapsed:.3f} s "
+                f"without yielding (tasks: {', '.join(names[:5])}"
+                f"{', ...' if len(names) > 5 else ''})",
+                RuntimeWarning,
+                stacklevel=1,
+            )
 
     def _run_entries(self) -> None:
         entries = self.entries
@@ -445,6 +478,9 @@ class Runner:
         return self._stop
 
     def _install(self) -> None:
+        if self.debug:
+            self._prev_origin_depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(max(self._prev_origin_depth, 16))
         _state.local.runner = self
         self._prev_sniffio = sniffio.thread_local.name
         sniffio.thread_local.name = "pike"
@@ -470,6 +506,8 @@ class Runner:
             self._owns_wakeup_fd = False
         self.asyncgens.uninstall()
         sniffio.thread_local.name = self._prev_sniffio
+        if self.debug:
+            sys.set_coroutine_origin_tracking_depth(self._prev_origin_depth)
         _state.local.runner = None
         _state.local.task = None
 
@@ -520,14 +558,17 @@ def run(
     *args: Any,
     clock: Clock | None = None,
     notifier: Notifier | str | None = None,
+    debug: bool = False,
 ) -> Any:
     """Run ``async_fn(*args)`` as the main task of a new run; return its result.
 
     ``notifier`` picks the OS facility ("epoll", "poll", or an instance);
-    ``clock`` may be a ``pike.testing.MockClock``.
+    ``clock`` may be a ``pike.testing.MockClock``. ``debug=True`` records
+    where coroutines were created (for "never awaited" warnings) and warns when
+    tasks keep the loop busy for 0.1 s or more without yielding.
     """
     _check_run_args(async_fn)
-    runner = Runner(clock, _make_notifier(notifier))
+    runner = Runner(clock, _make_notifier(notifier), debug)
     try:
         runner.begin(async_fn, args)
         runner.drive()
@@ -557,9 +598,10 @@ class SteppedRun:
         *args: Any,
         clock: Clock | None = None,
         notifier: Notifier | str | None = None,
+        debug: bool = False,
     ) -> None:
         _check_run_args(async_fn)
-        self._runner = Runner(clock, _make_notifier(notifier))
+        self._runner = Runner(clock, _make_notifier(notifier), debug)
         self._runner.begin(async_fn, args)
         self._finished = False
 
