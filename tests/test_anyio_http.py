@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -65,24 +66,13 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def httpcore_on_anyio(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let httpcore (httpx's engine) use its anyio code paths under pike.
+def httpcore_on_anyio() -> Iterator[None]:
+    """httpx's engine refuses unknown sniffio names; pike ships an opt-in fix."""
+    from pike_anyio import httpcore_support
 
-    httpcore picks its locks and network backend by sniffio name and accepts
-    only "asyncio" and "trio"; its "asyncio" paths are plain anyio, which is
-    what any anyio backend needs. This is httpcore's limitation, not pike's.
-    """
-    import httpcore._backends.auto as auto
-    import httpcore._synchronization as sync
-    import sniffio
-
-    real = sync.current_async_library
-
-    def library() -> str:
-        return "asyncio" if sniffio.current_async_library() == "pike" else real()
-
-    monkeypatch.setattr(sync, "current_async_library", library)
-    monkeypatch.setattr(auto, "current_async_library", library)
+    httpcore_support.enable()
+    yield
+    httpcore_support.disable()
 
 
 @pytest.mark.anyio
