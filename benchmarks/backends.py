@@ -51,8 +51,10 @@ def _register_pike() -> None:
     ``src/`` on ``PYTHONPATH`` (see the orchestrator) we import the same hook
     module by hand.  It is idempotent, so this changes nothing when installed.
     """
+    import importlib
+
     try:
-        import _pike_anyio_hook  # noqa: F401
+        importlib.import_module("_pike_anyio_hook")
     except ImportError:
         pass  # anyio.run will then report "No such backend: pike" — and we say so
 

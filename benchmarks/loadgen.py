@@ -98,9 +98,9 @@ def generate_load(
     conns = [_open(host, port, sel) for _ in range(connections)]
     started = clock()
     deadline = started + duration
-    for conn in conns:
+    for first in conns:
         if may_issue():
-            send(conn)
+            send(first)
     last_progress = started
     while any(c.in_flight for c in conns):
         now = clock()

@@ -165,7 +165,7 @@ def busy(meta: dict[str, Any]) -> bool:
 
 def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
     """The human report: one table per suite, medians and ratios."""
-    parts = []
+    parts: list[str] = []
     titles = {"anyio": "anyio programs", "native": "native kernels (pike.run vs trio.run)"}
     for suite, data in results.items():
         backends = data["backends"]
