@@ -9,14 +9,14 @@ the median of the rounds is reported.  Nothing is tuned per backend.
 
 Modules, one concern each:
 
-- :mod:`benchmarks.backends`     how each backend name is run
-- :mod:`benchmarks.workloads`    the anyio workloads
-- :mod:`benchmarks.native`       the native workloads (``pike.run`` vs ``trio.run``)
-- :mod:`benchmarks.http_workload`         the ASGI app served by anycorn, and load generation
-- :mod:`benchmarks.loadgen`      the Python HTTP load client (fallback when wrk is absent)
-- :mod:`benchmarks.worker`       the per-process entry: runs one workload on one backend
-- :mod:`benchmarks.orchestrator` rounds, process spawning, medians, exit status
-- :mod:`benchmarks.report`       table, JSON and the ratio chart
+- :mod:`benchmarks.backends`           how each backend name is run
+- :mod:`benchmarks.workloads`          the anyio workloads
+- :mod:`benchmarks.native`             the native workloads (``pike.run`` vs ``trio.run``)
+- :mod:`benchmarks.http_workload`      the ASGI app served by anycorn, and load generation
+- :mod:`benchmarks.loadgen`            the Python HTTP load client (fallback when wrk is absent)
+- :mod:`benchmarks.worker`             the per-process entry: runs one workload on one backend
+- :mod:`benchmarks.orchestrator`       rounds, process spawning, medians, exit status
+- :mod:`benchmarks.report`             table, JSON and the ratio chart
 
 Run ``python -m benchmarks --help``.
 """
