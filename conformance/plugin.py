@@ -66,7 +66,11 @@ def _register_extra_backends() -> None:
     marker = getattr(definition, "_fixture_function_marker", None)
     if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
         params = tuple(get_available_backends())
-        definition._fixture_function_marker = dataclasses.replace(marker, params=params)  # type: ignore[union-attr]
+        # _ispytest=True: the marker's constructor warns (an error in newer
+        # pytest) for callers outside pytest; this is a deliberate private use.
+        definition._fixture_function_marker = dataclasses.replace(  # type: ignore[union-attr]
+            marker, params=params, _ispytest=True
+        )
 
 
 # At import, not in a hook: anyio's conftest reads the list while it is imported.
