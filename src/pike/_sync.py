@@ -129,29 +129,35 @@ class Lock(_AsyncCM):
     def acquire_nowait(self) -> None:
         task = _state.current_task()
         if self._owner is task:
-            raise RuntimeError("attempt to re-acquire an already held Lock")
+            raise RuntimeError("Attempted to acquire an already held Lock")
         if self._owner is None and not self._lot:
             self._owner = task
         else:
             raise WouldBlock
 
     async def acquire(self) -> None:
-        await checkpoint_if_cancelled()
-        try:
-            self.acquire_nowait()
-        except WouldBlock:
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("Lock.acquire() must be called from a pike task")
+        if task._cancel_scope._effective:
+            await checkpoint()  # raises Cancelled
+        owner = self._owner
+        if owner is None and not self._lot:
+            self._owner = task
+            await cancel_shielded_checkpoint()
+        elif owner is task:
+            raise RuntimeError("Attempted to acquire an already held Lock")
+        else:
             # release() makes us the owner before waking us.
             await self._lot.park()
-        else:
-            await cancel_shielded_checkpoint()
+
+    # ``async with lock`` awaits acquire() itself: no extra coroutine frame.
+    __aenter__ = acquire
 
     def release(self) -> None:
         if self._owner is not _state.local.task:
             raise RuntimeError("can't release a Lock you don't own")
-        if self._lot:
-            (self._owner,) = self._lot.unpark()
-        else:
-            self._owner = None
+        self._owner = self._lot.unpark_one() if self._lot else None
 
     def statistics(self) -> LockStatistics:
         return LockStatistics(self._owner is not None, self._owner, len(self._lot))
@@ -215,7 +221,7 @@ class Semaphore(_AsyncCM):
 
     def release(self) -> None:
         if self._lot:
-            self._lot.unpark()
+            self._lot.unpark_one()
             return
         if self._max_value is not None and self._value == self._max_value:
             raise ValueError("semaphore released too many times")
@@ -331,8 +337,8 @@ class CapacityLimiter(_AsyncCM):
 
     def _wake_waiters(self) -> None:
         while self._lot and len(self._borrowers) < self._total_tokens:
-            (task,) = self._lot.unpark()
-            self._borrowers.add(self._pending.pop(task))
+            task = self._lot.unpark_one()
+            self._borrowers.add(self._pending.pop(task))  # type: ignore[arg-type]
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
         if borrower in self._borrowers:

@@ -23,8 +23,8 @@ class CancelScope(pike.CancelScope, anyio.CancelScope):  # type: ignore[misc]
     def __new__(cls, *, deadline: float = math.inf, shield: bool = False) -> CancelScope:
         return object.__new__(cls)
 
-    def __init__(self, *, deadline: float = math.inf, shield: bool = False) -> None:
-        pike.CancelScope.__init__(self, deadline=deadline, shield=shield)
+    # __init__ is pike's own (anyio calls it twice: once from the backend's
+    # create_cancel_scope, once more from anyio.CancelScope.__new__'s caller).
 
 
 def adopt(scope: pike.CancelScope) -> CancelScope:

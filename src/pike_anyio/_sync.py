@@ -3,9 +3,9 @@
 Event, Lock and CapacityLimiter are pike's classes with anyio's abstract class
 as a second base (``isinstance`` checks pass, every method is pike's own). What
 differs is translated where it differs: anyio's ``WouldBlock`` and statistics
-types, anyio's re-acquire message, and ``fast_acquire`` (skip the yield when the
-lock is free). anyio's Semaphore has a slot of its own, which cannot share an
-instance layout with pike's, so that one wraps a ``pike.Semaphore``.
+types, and ``fast_acquire`` (skip the yield when the lock is free). anyio's
+Semaphore has a slot of its own, which cannot share an instance layout with
+pike's, so that one wraps a ``pike.Semaphore``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ import pike
 from pike.lowlevel import checkpoint_if_cancelled
 
 from ._taskinfo import PikeTaskInfo
-
-_REACQUIRE_PIKE = "attempt to re-acquire an already held Lock"
-_REACQUIRE_ANYIO = "Attempted to acquire an already held Lock"
 
 
 class WouldBlock(anyio.WouldBlock, pike.WouldBlock):
@@ -48,40 +45,45 @@ class Event(pike.Event, anyio.Event):  # type: ignore[misc]  # layouts do fit: a
 
 
 class Lock(pike.Lock, anyio.Lock):  # type: ignore[misc]  # layouts do fit: anyio adds only __weakref__
-    __slots__ = ("_fast_acquire",)
+    """anyio's Lock: pike's own ``acquire``/``release``/``async with``.
+
+    ``fast_acquire=True`` gets a subclass rather than a flag tested on every
+    acquire, so the common lock pays nothing for the option.
+    """
+
+    __slots__ = ()
 
     def __new__(cls, *, fast_acquire: bool = False) -> Lock:
-        return object.__new__(cls)
+        return object.__new__(_FastAcquireLock if fast_acquire else cls)
 
     def __init__(self, *, fast_acquire: bool = False) -> None:
         pike.Lock.__init__(self)
-        self._fast_acquire = fast_acquire
 
     def acquire_nowait(self) -> None:
         try:
             pike.Lock.acquire_nowait(self)
         except pike.WouldBlock:
             raise WouldBlock from None
-        except RuntimeError as exc:
-            if exc.args == (_REACQUIRE_PIKE,):
-                raise RuntimeError(_REACQUIRE_ANYIO) from None
-            raise
+
+    def statistics(self) -> LockStatistics:  # type: ignore[override]
+        stats = pike.Lock.statistics(self)
+        owner = PikeTaskInfo(stats.owner) if stats.owner is not None else None
+        return LockStatistics(stats.locked, owner, stats.tasks_waiting)
+
+
+class _FastAcquireLock(Lock):
+    """``Lock(fast_acquire=True)``: a free lock is taken without a schedule point."""
+
+    __slots__ = ()
 
     async def acquire(self) -> None:
-        if not self._fast_acquire:
-            await pike.Lock.acquire(self)
-            return
-        # fast_acquire: a free lock is taken without letting other tasks run.
         await checkpoint_if_cancelled()
         try:
             self.acquire_nowait()
         except WouldBlock:
             await pike.Lock.acquire(self)
 
-    def statistics(self) -> LockStatistics:  # type: ignore[override]
-        stats = pike.Lock.statistics(self)
-        owner = PikeTaskInfo(stats.owner) if stats.owner is not None else None
-        return LockStatistics(stats.locked, owner, stats.tasks_waiting)
+    __aenter__ = acquire
 
 
 class Semaphore(anyio.Semaphore):

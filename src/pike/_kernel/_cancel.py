@@ -78,12 +78,16 @@ class CancelScope:
         relative_deadline: float = _INF,
         shield: bool = False,
     ) -> None:
-        self._deadline = _check_deadline(deadline)
-        self._relative_deadline = _check_deadline(relative_deadline)
-        if self._relative_deadline < 0:
-            raise ValueError("relative_deadline must be non-negative")
-        if self._relative_deadline != _INF and self._deadline != _INF:
-            raise ValueError("cannot give both deadline and relative_deadline")
+        # (NaN and non-numbers compare unequal to inf, so they reach the checks.)
+        self._deadline = deadline if deadline == _INF else _check_deadline(deadline)
+        if relative_deadline == _INF:
+            self._relative_deadline = _INF
+        else:
+            self._relative_deadline = _check_deadline(relative_deadline)
+            if self._relative_deadline < 0:
+                raise ValueError("relative_deadline must be non-negative")
+            if self._deadline != _INF:
+                raise ValueError("cannot give both deadline and relative_deadline")
         self._shield = bool(shield)
         self._cancel_called = False
         self._reason: str | None = None

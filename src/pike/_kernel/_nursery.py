@@ -72,7 +72,10 @@ class Nursery:
         """Run ``async_fn(*args)`` as a child task, starting on a later tick."""
         if self._closed:
             raise RuntimeError("Nursery is closed to new arrivals")
-        _state.runner().spawn(async_fn, args, self, name)
+        runner = _state.local.runner
+        if runner is None:
+            raise RuntimeError("start_soon() must be called from inside pike.run()")
+        runner.spawn(async_fn, args, self, name)
 
     async def start(
         self, async_fn: Callable[..., Awaitable[Any]], *args: Any, name: object = None

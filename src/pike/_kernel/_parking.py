@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import types
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from . import _state
 from ._task import Task
-from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
+from ._traps import Abort, RaiseCancelT
 
 
 class ParkingLotStatistics:
@@ -39,17 +40,24 @@ class ParkingLot:
     def __bool__(self) -> bool:
         return bool(self._parked)
 
-    async def park(self) -> Any:
-        """Park the current task until unparked (or cancelled)."""
+    @types.coroutine
+    def park(self) -> Generator[Any, Any, Any]:
+        """Park the current task until unparked (or cancelled).
+
+        Generator-based, like the kernel's traps: a lock's waiter is one frame
+        away from the kernel on every switch.
+        """
         task = _state.current_task()
-        parked = self._parked
-        parked[task] = None
+        self._parked[task] = None
+        return (yield self._abort_for(task))
 
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            del parked[task]
-            return Abort.SUCCEEDED
-
-        return await wait_task_rescheduled(abort)
+    def unpark_one(self, value: Any = None) -> Task | None:
+        """Wake the longest-waiting task, if any; return it."""
+        if not self._parked:
+            return None
+        task, _ = self._parked.popitem(last=False)
+        _state.runner().reschedule(task, value)
+        return task
 
     def _pop(self, count: float) -> Iterator[Task]:
         parked = self._parked

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+import types
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,7 +32,7 @@ from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
 from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
 from ._nursery import Nursery, open_nursery
-from ._spawn_checks import coroutine_or_error, reject_coroutine_object
+from ._spawn_checks import check_coroutine, coroutine_or_error, reject_coroutine_object
 from ._task import Task
 from ._traps import (
     CHECKPOINT,
@@ -43,6 +44,8 @@ from ._traps import (
 )
 
 _INF = math.inf
+_FunctionType = types.FunctionType
+_CoroutineType = types.CoroutineType
 # debug=True warns when one batch of task steps runs at least this long.
 SLOW_BATCH_SECONDS = 0.1
 # While tasks are runnable, poll the notifier at most this often (seconds).
@@ -65,17 +68,6 @@ class _Marker:
 _CHECK = _Marker("<check cancel>")
 # In Task._abort_fn: parked, but the abort function already declined.
 _ABORT_DECLINED = _Marker("<abort declined>")
-
-
-def _task_name(async_fn: Any, name: object) -> str:
-    if name is not None:
-        return name if isinstance(name, str) else repr(name)
-    fn = async_fn
-    while hasattr(fn, "func"):  # functools.partial
-        fn = fn.func
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None) or repr(fn)
-    return f"{module}.{qualname}" if module else qualname
 
 
 class RunToken:
@@ -202,7 +194,14 @@ class Runner:
         name: object,
         context: contextvars.Context | None = None,
     ) -> Task:
-        coro = coroutine_or_error(async_fn, args)
+        if type(async_fn) is _FunctionType:
+            # The common case, checked inline: a plain function cannot be a
+            # coroutine object and is callable.
+            coro = async_fn(*args)
+            if type(coro) is not _CoroutineType:
+                coro = check_coroutine(async_fn, coro)
+        else:
+            coro = coroutine_or_error(async_fn, args)
         if context is None:
             context = contextvars.copy_context()
         if nursery is None:
@@ -211,7 +210,7 @@ class Runner:
             scope._owner = None
         else:
             scope = nursery.cancel_scope
-        task = Task(coro, _task_name(async_fn, name), context, nursery, scope)
+        task = Task(coro, async_fn if name is None else name, context, nursery, scope)
         if nursery is not None:
             nursery._children.add(task)
         if scope._tasks is None:

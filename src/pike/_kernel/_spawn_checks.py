@@ -31,13 +31,20 @@ def coroutine_or_error(
     coro = async_fn(*args)
     if type(coro) is _CoroutineType:
         return coro
-    return _check_coroutine(async_fn, coro)
+    return check_coroutine(async_fn, coro)
 
 
-def _check_coroutine(async_fn: object, coro: object) -> Coroutine[Any, Any, Any]:
+async def _await_it(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def check_coroutine(async_fn: object, coro: object) -> Coroutine[Any, Any, Any]:
     """The slow path: a coroutine-like object from some other machinery, or an error."""
     if isinstance(coro, Coroutine) and not inspect.isgenerator(coro):
         return coro
+    if inspect.isgenerator(coro) and coro.gi_code.co_flags & inspect.CO_ITERABLE_COROUTINE:
+        # A @types.coroutine generator (pike's own traps are): give it a frame.
+        return _await_it(coro)
     if inspect.isawaitable(coro):
         if hasattr(coro, "cancel"):  # an asyncio Future/Task
             coro.cancel()

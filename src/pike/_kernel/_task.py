@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,17 @@ if TYPE_CHECKING:
     from ._cancel import CancelScope
     from ._nursery import Nursery
     from ._traps import AbortFn
+
+
+def _task_name(source: object) -> str:
+    """A function's dotted name (through partials), else the object's repr."""
+    while isinstance(source, functools.partial):
+        source = source.func
+    qualname = getattr(source, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return repr(source)
+    module = getattr(source, "__module__", None)
+    return f"{module}.{qualname}" if module else qualname
 
 
 class Task:
@@ -25,6 +37,7 @@ class Task:
         "_cancel_scope",
         "_child_nurseries",
         "_eventual_parent_nursery",
+        "_name",
         "_next_exc",
         "_next_value",
         "_parent_nursery",
@@ -32,19 +45,20 @@ class Task:
         "context",
         "coro",
         "custom_sleep_data",
-        "name",
     )
 
     def __init__(
         self,
         coro: Coroutine[Any, Any, Any],
-        name: str,
+        name: object,
         context: contextvars.Context,
         parent_nursery: Nursery | None,
         scope: CancelScope,
     ) -> None:
         self.coro = coro
-        self.name = name
+        # A str, or what to derive the name from on first use (most tasks'
+        # names are never read, so spawning does not pay for formatting one).
+        self._name = name
         self.context = context
         self._parent_nursery = parent_nursery
         self._eventual_parent_nursery: Nursery | None = None
@@ -56,6 +70,17 @@ class Task:
         self._next_value: Any = None
         self._next_exc: BaseException | object | None = None
         self.custom_sleep_data: Any = None
+
+    @property
+    def name(self) -> str:
+        name = self._name
+        if not isinstance(name, str):
+            name = self._name = _task_name(name)
+        return name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = str(value)
 
     @property
     def parent_nursery(self) -> Nursery | None:
