@@ -2,9 +2,11 @@
 
 N clients each send a message, wait for its echo, and repeat for a fixed time;
 an echo server in the same process answers. Reported: round trips per second
-and the echoed bandwidth. Every backend runs the same workload with its
-fastest native API: raw sockets for pike and trio, the Protocol API for
-uvloop (its C transport does the reading and writing).
+and the echoed bandwidth. pike, trio and ``uvloop-sock`` run the very same
+program shape: a coroutine per connection on raw non-blocking sockets
+(``loop.sock_recv``/``sock_sendall`` for uvloop). ``uvloop`` is the Protocol
+API, where uvloop's C transport does all reading and writing and Python only
+sees callbacks: the ceiling for any Python-level coroutine design.
 
     python examples/tcp_benchmark.py                 # pike only
     python examples/tcp_benchmark.py --compare       # pike, trio, uvloop + ratios
@@ -24,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-BACKENDS = ("pike", "trio", "uvloop")
+BACKENDS = ("pike", "trio", "uvloop-sock", "uvloop")
 
 
 # -- pike ------------------------------------------------------------------------------
@@ -137,6 +139,69 @@ def bench_trio(clients: int, size: int, seconds: float) -> int:
     return count
 
 
+# -- asyncio + uvloop, raw sockets (the same program as pike's and trio's) ----------------
+
+
+def bench_uvloop_sock(clients: int, size: int, seconds: float) -> int:
+    import asyncio
+
+    import uvloop
+
+    message = b"x" * size
+    count = 0
+
+    async def echo(conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        with conn:
+            while data := await loop.sock_recv(conn, 65536):
+                await loop.sock_sendall(conn, data)
+
+    async def client(addr: Any, deadline: float) -> None:
+        nonlocal count
+        loop = asyncio.get_running_loop()
+        with socket.socket() as sock:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, addr)
+            n = 0
+            while time.monotonic() < deadline:
+                await loop.sock_sendall(sock, message)
+                got = 0
+                while got < size:
+                    got += len(await loop.sock_recv(sock, 65536))
+                n += 1
+            count += n
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with socket.socket() as listener:
+            listener.setblocking(False)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1024)
+            addr = listener.getsockname()
+            tasks: set[asyncio.Task[None]] = set()
+
+            async def accept_loop() -> None:
+                while True:
+                    conn, _ = await loop.sock_accept(listener)
+                    conn.setblocking(False)
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    task = asyncio.create_task(echo(conn))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+
+            acceptor = asyncio.create_task(accept_loop())
+            deadline = time.monotonic() + seconds
+            await asyncio.gather(*(client(addr, deadline) for _ in range(clients)))
+            acceptor.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(acceptor, *tasks, return_exceptions=True)
+
+    uvloop.run(main())
+    return count
+
+
 # -- asyncio + uvloop, Protocol API ----------------------------------------------------------
 
 
@@ -201,7 +266,12 @@ def bench_uvloop(clients: int, size: int, seconds: float) -> int:
 
 
 def run_one(backend: str, clients: int, size: int, seconds: float) -> dict[str, Any]:
-    bench = {"pike": bench_pike, "trio": bench_trio, "uvloop": bench_uvloop}[backend]
+    bench = {
+        "pike": bench_pike,
+        "trio": bench_trio,
+        "uvloop-sock": bench_uvloop_sock,
+        "uvloop": bench_uvloop,
+    }[backend]
     start = time.perf_counter()
     count = bench(clients, size, seconds)
     elapsed = time.perf_counter() - start
@@ -242,10 +312,10 @@ def main() -> None:
         try:
             results[backend] = run_in_subprocess(backend, args)
         except subprocess.CalledProcessError as exc:
-            print(f"{backend:>7}: failed ({exc.stderr.strip().splitlines()[-1]})")
+            print(f"{backend:>11}: failed ({exc.stderr.strip().splitlines()[-1]})")
             continue
         r = results[backend]
-        print(f"{backend:>7}: {r['round_trips_per_s']:>10,.0f} round trips/s "
+        print(f"{backend:>11}: {r['round_trips_per_s']:>10,.0f} round trips/s "
               f"{r['mb_per_s']:>8.1f} MB/s")
     if "pike" in results and len(results) > 1:
         base = results["pike"]["round_trips_per_s"]
