@@ -667,3 +667,54 @@ def test_epoll_uses_an_eventfd_for_wakeups() -> None:
         ]
 
     assert "anon_inode:[eventfd]" in pike.run(main, notifier="epoll")
+
+
+def test_foreign_fd_reader_finishing_keeps_a_new_writers_registration(notifier: str) -> None:
+    # The reader is woken and its transient registration dropped; before the
+    # reader runs again, a writer registers the same fd afresh. The reader's
+    # clean-up must not remove the writer's registration.
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    try:
+        while True:
+            a.send(b"x" * 65536)  # fill a's send buffer: a is not writable
+    except BlockingIOError:
+        pass
+    woke: list[str] = []
+    reader_task: Any = None
+
+    async def reader() -> None:
+        nonlocal reader_task
+        reader_task = lowlevel.current_task()
+        await lowlevel.wait_readable(a)
+        woke.append("reader")
+
+    async def writer() -> None:
+        # Spin until the reader has been rescheduled but has not run yet.
+        while reader_task is None or reader_task._abort_fn is not None:
+            await lowlevel.checkpoint()
+        await lowlevel.wait_writable(a)
+        woke.append("writer")
+
+    async def main() -> None:
+        with pike.fail_after(GUARD):
+            async with pike.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                nursery.start_soon(writer)
+                await pike.sleep(0.01)
+                b.send(b"hello")  # a becomes readable
+                await pike.sleep(0.05)
+                while True:  # drain the peer: a becomes writable
+                    try:
+                        if not b.recv(1 << 20):
+                            break
+                    except BlockingIOError:
+                        break
+
+    try:
+        pike.run(main, notifier=notifier)
+    finally:
+        a.close()
+        b.close()
+    assert sorted(woke) == ["reader", "writer"]

@@ -15,8 +15,8 @@ from ._kernel import _state
 from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 from ._notifier import Reactor
+from ._receive_size import receive_size
 
-DEFAULT_RECEIVE_SIZE = 65536
 Buffer = bytes | bytearray | memoryview
 
 
@@ -93,12 +93,7 @@ class FdStream:
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` at EOF."""
-        if max_bytes is None:
-            max_bytes = DEFAULT_RECEIVE_SIZE
-        elif not isinstance(max_bytes, int):
-            raise TypeError(f"max_bytes must be an int, not {type(max_bytes).__name__}")
-        elif max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, not {max_bytes}")
+        max_bytes = receive_size(max_bytes)
         if self._receiving:
             raise BusyResourceError("another task is already receiving on this stream")
         self._receiving = True

@@ -8,11 +8,18 @@ stealing the wake-up. Closing (``notify_closing``) wakes both with
 
 The ``readable``/``writable`` flags are the Zig original's NOTIFIED state,
 turned around: the notifier sets them on every readiness report, and an
-operation clears them when the OS proves the fd drained (EAGAIN, or a stream
-``recv`` that returned less than asked for, or a partial ``send``). While a
-flag is clear the next operation parks straight away instead of paying for a
-syscall that would fail: under edge-triggering the fd's next readiness is a
-new edge, which sets the flag and wakes the parked task. The public
+operation clears them when the OS proves the fd drained: EAGAIN, a partial
+``send`` on a stream, or a short, non-empty ``recv`` on a TCP socket while
+``short_read_drains`` holds. While a flag is clear the next operation parks
+straight away instead of paying for a syscall that would fail: under
+edge-triggering the fd's next readiness is a new edge, which sets the flag and
+wakes the parked task.
+
+A short read proves an empty queue only on TCP, and only until EOF, an error
+or urgent data has been reported (each leaves the socket readable with no
+further edge to come, or stops reads early): the notifier turns
+``short_read_drains`` off for good on any of those. Unix stream sockets never
+qualify (a read also stops at passed fds and credentials). The public
 ``wait_readable``/``wait_writable`` re-arm the registration instead, which asks
 the OS for the fd's *current* readiness.
 """
@@ -35,6 +42,7 @@ class Handle:
         "owned",
         "readable",
         "reader",
+        "short_read_drains",
         "writable",
         "writer",
     )
@@ -48,6 +56,7 @@ class Handle:
         self.writer: Task | None = None
         self.readable = True
         self.writable = True
+        self.short_read_drains = True
         # Bound once, so parking allocates no closure.
         self.abort_read: AbortFn = self._abort_read
         self.abort_write: AbortFn = self._abort_write

@@ -20,9 +20,8 @@ from typing import Any
 from ._kernel._cancel import CancelScope
 from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._receive_size import receive_size
 from ._socket import Buffer, SocketType
-
-DEFAULT_RECEIVE_SIZE = 65536
 
 # accept() errors that concern only the one connection being accepted.
 _IGNORED_ACCEPT_ERRNOS = frozenset(
@@ -138,12 +137,7 @@ class SocketStream:
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` means EOF."""
-        if max_bytes is None:
-            max_bytes = DEFAULT_RECEIVE_SIZE
-        elif not isinstance(max_bytes, int):
-            raise TypeError(f"max_bytes must be an int, not {type(max_bytes).__name__}")
-        elif max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, not {max_bytes}")
+        max_bytes = receive_size(max_bytes)
         if self._receiving:
             raise BusyResourceError("another task is already receiving on this stream")
         self._receiving = True

@@ -173,9 +173,7 @@ class CancelScope:
             # stays usable (and its exit does not fail again later).
             inner: CancelScope | None = task._cancel_scope
             while inner is not None and inner is not self:
-                inner._exited = True
-                if inner._parent is not None and inner._parent._children:
-                    inner._parent._children.discard(inner)
+                inner._abandon()
                 inner = inner._parent
             self._detach_and_exit(task, parent)
             raise RuntimeError(
@@ -196,6 +194,16 @@ class CancelScope:
                 self.cancelled_caught = True
             return rest
         return exc
+
+    def _abandon(self) -> None:
+        """Retire a scope its task left without exiting it (misnesting, or the
+        task ended inside it): off the tree and off the timer heap."""
+        self._exited = True
+        if self._parent is not None and self._parent._children:
+            self._parent._children.discard(self)
+        if self._timer_entry is not None:
+            assert self._runner is not None
+            self._runner.drop_timer(self)
 
     def _detach_and_exit(self, task: Task, parent: CancelScope) -> None:
         task._cancel_scope = parent

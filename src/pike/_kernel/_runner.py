@@ -88,14 +88,32 @@ class RunToken:
         run is over. Exceptions from the callback crash the run.
         """
         runner = self._runner
-        if runner.closed:
-            raise RunFinishedError("the pike run this token belongs to has finished")
+        if threading.get_ident() == runner.thread_id:
+            # The run's own thread (a task, a callback, a signal handler): it
+            # cannot race with the run closing, and must not take the lock (a
+            # signal handler may interrupt a holder of it).
+            if runner.closed:
+                raise RunFinishedError("the pike run this token belongs to has finished")
+            self._post(runner, sync_fn, args, idempotent)
+            if runner.polling:
+                runner.notifier.wake()
+            return
+        with runner.entry_lock:
+            # Under the lock, so the run cannot close (and close the wake-up
+            # fd, whose number could then be reused) between check and wake.
+            if runner.closed:
+                raise RunFinishedError("the pike run this token belongs to has finished")
+            self._post(runner, sync_fn, args, idempotent)
+            runner.notifier.wake()
+
+    @staticmethod
+    def _post(
+        runner: Runner, sync_fn: Callable[..., object], args: tuple[Any, ...], idempotent: bool
+    ) -> None:
         if idempotent:
             runner.idempotent_entries[(sync_fn, args)] = None
         else:
             runner.entries.append((sync_fn, args))
-        if runner.polling or threading.get_ident() != runner.thread_id:
-            runner.notifier.wake()
 
     def __repr__(self) -> str:
         return f"<pike.lowlevel.RunToken for {self._runner!r}>"
@@ -119,9 +137,11 @@ class Runner:
         )
         self.idempotent_entries: dict[tuple[Callable[..., object], tuple[Any, ...]], None] = {}
         self.token = RunToken(self)
+        self.entry_lock = threading.Lock()
         self.thread_id = threading.get_ident()
         self.polling = False
         self.closed = False
+        self._released = False
         self.ki_pending = False
         # A MockClock's autojump; the clock updates it if changed mid-run.
         self.autojump_threshold: float = getattr(self.clock, "autojump_threshold", _INF)
@@ -261,8 +281,7 @@ class Runner:
             # The task returned from inside a cancel scope it never exited (an
             # abandoned generator-based context manager, say). Unwind the tree.
             while scope is not task._root_scope and scope._parent is not None:
-                scope._exited = True
-                scope._parent._children.discard(scope)  # type: ignore[union-attr]
+                scope._abandon()
                 scope = scope._parent
             task._cancel_scope = scope
             error = RuntimeError(f"{task!r} exited without leaving all its cancel scopes")
@@ -419,10 +438,13 @@ class Runner:
         for _ in range(len(entries)):
             fn, args = entries.popleft()
             self._call_entry(fn, args)
-        if self.idempotent_entries:
-            batch, self.idempotent_entries = self.idempotent_entries, {}
-            for fn, args in batch:
-                self._call_entry(fn, args)
+        idempotent = self.idempotent_entries
+        if idempotent:
+            # Snapshot and delete key by key (no dict swap): another thread's
+            # insert can land at any moment and must be kept for next time.
+            for key in list(idempotent):
+                del idempotent[key]
+                self._call_entry(*key)
 
     def _call_entry(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         try:
@@ -456,8 +478,9 @@ class Runner:
                 except BaseException as exc:
                     self.main_outcome = (None, exc)
                     return
-            await self.asyncgens.finalize_remaining()
             system_nursery.cancel_scope.cancel()
+        # Only now: a system task may still be iterating a generator.
+        await self.asyncgens.finalize_remaining()
 
     def begin(self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
         """Create the root task; nothing runs until the loop is driven."""
@@ -472,9 +495,22 @@ class Runner:
         self._install()
         try:
             self._run_until(until)
+            if self._stop:
+                self._close_entries()
         finally:
             self._uninstall()
         return self._stop
+
+    def _close_entries(self) -> None:
+        """Refuse new callbacks, then run the ones already accepted.
+
+        ``run_sync_soon`` promises that a call which did not raise
+        RunFinishedError runs; the last loop iteration may have left some.
+        """
+        with self.entry_lock:
+            self.closed = True
+        while self.entries or self.idempotent_entries:
+            self._run_entries()
 
     def _install(self) -> None:
         if self.debug:
@@ -518,9 +554,11 @@ class Runner:
 
     def close(self) -> None:
         """Release the run's threads and OS resources (idempotent)."""
-        if self.closed:
+        if self._released:
             return
-        self.closed = True
+        self._released = True
+        with self.entry_lock:
+            self.closed = True
         if self.thread_cache is not None:
             self.thread_cache.shutdown()
         self.notifier.close()
