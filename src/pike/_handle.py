@@ -6,22 +6,19 @@ to wait in the same direction gets ``BusyResourceError`` rather than silently
 stealing the wake-up. Closing (``notify_closing``) wakes both with
 ``ClosedResourceError``.
 
-The ``readable``/``writable`` flags are the Zig original's NOTIFIED state,
-turned around: the notifier sets them on every readiness report, and an
-operation clears them when the OS proves the fd drained: EAGAIN, a partial
-``send`` on a stream, or a short, non-empty ``recv`` on a TCP socket while
-``short_read_drains`` holds. While a flag is clear the next operation parks
-straight away instead of paying for a syscall that would fail: under
-edge-triggering the fd's next readiness is a new edge, which sets the flag and
-wakes the parked task.
+The ``writable`` flag is the Zig original's NOTIFIED state, turned around: the
+notifier sets it on every writability report, and a stream ``send`` that
+could not take all its data clears it (the send buffer is full). While it is
+clear, the next ``send`` parks straight away instead of paying for a syscall
+that would fail; under edge-triggering the buffer's draining is a new edge,
+which sets the flag and wakes the parked task.
 
-A short read proves an empty queue only on TCP, and only until EOF, an error
-or urgent data has been reported (each leaves the socket readable with no
-further edge to come, or stops reads early): the notifier turns
-``short_read_drains`` off for good on any of those. Unix stream sockets never
-qualify (a read also stops at passed fds and credentials). The public
-``wait_readable``/``wait_writable`` re-arm the registration instead, which asks
-the OS for the fd's *current* readiness.
+Reads have no such flag on purpose: a short read does not prove the receive
+queue empty (EOF queued behind the data, TCP urgent data, Unix sockets'
+passed fds all stop a read early with more to come and no new edge), so a
+read always tries its syscall first. The public ``wait_readable`` and
+``wait_writable`` re-arm the registration, which asks the OS for the fd's
+*current* readiness.
 """
 
 from __future__ import annotations
@@ -40,9 +37,7 @@ class Handle:
         "abort_write",
         "fd",
         "owned",
-        "readable",
         "reader",
-        "short_read_drains",
         "writable",
         "writer",
     )
@@ -54,9 +49,7 @@ class Handle:
         self.owned = owned
         self.reader: Task | None = None
         self.writer: Task | None = None
-        self.readable = True
         self.writable = True
-        self.short_read_drains = True
         # Bound once, so parking allocates no closure.
         self.abort_read: AbortFn = self._abort_read
         self.abort_write: AbortFn = self._abort_write

@@ -70,7 +70,6 @@ class SocketType:
         "_sendto",
         "_sock",
         "_stream",
-        "_tcp",
     )
 
     def __init__(self, sock: _stdlib_socket.socket) -> None:
@@ -89,11 +88,6 @@ class SocketType:
         self._sock = sock
         # Only on a byte stream does a short recv prove the receive queue empty.
         self._stream = sock.type == _stdlib_socket.SOCK_STREAM
-        # Only on TCP can a short read prove the receive queue empty (see _handle).
-        self._tcp = self._stream and sock.family in (
-            _stdlib_socket.AF_INET,
-            _stdlib_socket.AF_INET6,
-        )
         self._did_shutdown_SHUT_WR = False
         self._notifier: Reactor | None = None
         self._handle: Handle | None = None
@@ -325,81 +319,43 @@ class SocketType:
 
     # The hot paths below inline checkpoint_if_cancelled() and consult the
     # handle's readiness flags (see pike._handle): once the OS has shown the
-    # socket drained (EAGAIN, a short TCP read, a partial send), the next call
-    # parks at once and the syscall waits for the notifier's next edge.
+    # socket's send buffer full (a partial send), the next send parks at once
+    # and the syscall waits for the notifier's next edge.
 
     async def recv(self, bufsize: int, flags: int = 0) -> bytes:
         if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
             await checkpoint()
-        handle = self._handle
-        if handle is None or handle.readable:
-            try:
-                data = self._recv(bufsize, flags)
-            except BlockingIOError:
-                pass
-            else:
-                if (
-                    handle is not None
-                    and self._tcp
-                    and not flags
-                    and handle.short_read_drains
-                    and 0 < len(data) < bufsize
-                ):
-                    handle.readable = False
-                await cancel_shielded_checkpoint()
-                return data
+        try:
+            data = self._recv(bufsize, flags)
+        except BlockingIOError:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return data
         # Parked outside the except clause: no BlockingIOError in tracebacks.
         while True:
             await self._park_readable()
             try:
-                data = self._recv(bufsize, flags)
+                return self._recv(bufsize, flags)
             except BlockingIOError:
-                continue
-            handle = self._handle
-            if (
-                self._tcp
-                and not flags
-                and handle.short_read_drains  # type: ignore[union-attr]
-                and 0 < len(data) < bufsize
-            ):
-                handle.readable = False  # type: ignore[union-attr]
-            return data
+                pass
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
         if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
             await checkpoint()
-        handle = self._handle
-        if handle is None or handle.readable:
-            try:
-                n = self._recv_into(buffer, nbytes, flags)
-            except BlockingIOError:
-                pass
-            else:
-                if (
-                    handle is not None
-                    and self._tcp
-                    and not flags
-                    and handle.short_read_drains
-                    and 0 < n < (nbytes or memoryview(buffer).nbytes)
-                ):
-                    handle.readable = False
-                await cancel_shielded_checkpoint()
-                return n
+        try:
+            n = self._recv_into(buffer, nbytes, flags)
+        except BlockingIOError:
+            pass
+        else:
+            await cancel_shielded_checkpoint()
+            return n
         while True:
             await self._park_readable()
             try:
-                n = self._recv_into(buffer, nbytes, flags)
+                return self._recv_into(buffer, nbytes, flags)
             except BlockingIOError:
-                continue
-            handle = self._handle
-            if (
-                self._tcp
-                and not flags
-                and handle.short_read_drains  # type: ignore[union-attr]
-                and 0 < n < (nbytes or memoryview(buffer).nbytes)
-            ):
-                handle.readable = False  # type: ignore[union-attr]
-            return n
+                pass
 
     async def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
         if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()

@@ -27,15 +27,9 @@ from ._waits import park_reader, park_writer
 if TYPE_CHECKING:
     from .._kernel._runner import Runner
 
-_MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLET
-_READ_EVENTS = (
-    select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLHUP | select.EPOLLERR
-)
+_MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+_READ_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 _WRITE_EVENTS = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
-# After any of these, a short read no longer proves the receive queue empty:
-# EOF (or an error) stays readable with no further edge, and urgent data makes
-# TCP reads stop at the mark. See Handle.short_read_drains.
-_IRREGULAR = select.EPOLLRDHUP | select.EPOLLPRI | select.EPOLLHUP | select.EPOLLERR
 # epoll_wait takes an int of milliseconds; beyond this we simply wake and re-check.
 _MAX_TIMEOUT = 86400.0
 
@@ -75,9 +69,6 @@ class EpollNotifier(Reactor):
                     self._drain_signal_pipe()
                 continue
             if mask & _READ_EVENTS:
-                handle.readable = True
-                if mask & _IRREGULAR:
-                    handle.short_read_drains = False
                 task = handle.reader
                 if task is not None:
                     handle.reader = None

@@ -168,7 +168,6 @@ class PollNotifier(Reactor):
             if handle is None:
                 continue
             if mask & _READ_EVENTS:
-                handle.readable = True
                 task = handle.reader
                 if task is not None:
                     handle.reader = None
