@@ -26,6 +26,4 @@ class PikeTaskInfo(TaskInfo):
 
     def has_pending_cancellation(self) -> bool:
         task = self._task()
-        # WORKAROUND (kernel request "public cancellation status"): no public
-        # way yet to ask whether another task's next checkpoint raises Cancelled.
-        return task is not None and task._cancel_scope._effective
+        return task is not None and task.cancel_pending
