@@ -192,7 +192,10 @@ class Runner:
         if not task._cancel_scope._effective:
             return  # a shielded scope inside protects it
         task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
-        result = abort(_raise_cancelled)
+        try:
+            result = abort(_raise_cancelled)
+        except BaseException as exc:
+            raise PikeInternalError(f"the abort function of {task!r} raised") from exc
         if result is Abort.SUCCEEDED:
             self.reschedule_error(task, task._new_cancelled())
         elif result is not Abort.FAILED:
