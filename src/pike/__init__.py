@@ -16,6 +16,7 @@ from ._kernel._cancel import (
     move_on_after,
     move_on_at,
 )
+from ._kernel._current import current_time
 from ._kernel._exceptions import (
     BrokenResourceError,
     BusyResourceError,
@@ -28,7 +29,7 @@ from ._kernel._exceptions import (
     WouldBlock,
 )
 from ._kernel._nursery import TASK_STATUS_IGNORED, Nursery, TaskStatus, open_nursery
-from ._kernel._runner import current_time, run
+from ._kernel._run import run
 from ._kernel._sleep import sleep, sleep_forever, sleep_until
 from ._signals import open_signal_receiver
 from ._streams import SocketListener, SocketStream

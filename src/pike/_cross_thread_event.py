@@ -19,8 +19,8 @@ import threading
 
 from ._kernel import _state
 from ._kernel._exceptions import RunFinishedError
-from ._kernel._runner import RunToken
 from ._kernel._task import Task
+from ._kernel._token import RunToken
 from ._kernel._traps import (
     Abort,
     RaiseCancelT,

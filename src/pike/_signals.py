@@ -38,9 +38,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._kernel import _state
+from ._kernel._current import current_token
 from ._kernel._exceptions import BusyResourceError
-from ._kernel._runner import RunToken, current_token
 from ._kernel._task import Task
+from ._kernel._token import RunToken
 from ._kernel._traps import (
     Abort,
     RaiseCancelT,

@@ -2,19 +2,14 @@
 
 from ._fdstream import FdStream
 from ._handle import Handle
+from ._kernel._current import current_clock, current_root_task, current_token, spawn_system_task
 from ._kernel._parking import ParkingLot, ParkingLotStatistics
-from ._kernel._runner import (
-    RunToken,
-    SteppedRun,
-    current_clock,
-    current_root_task,
-    current_token,
-    spawn_system_task,
-)
+from ._kernel._run import SteppedRun
 from ._kernel._runvar import RunVar, RunVarToken
 from ._kernel._state import current_task
 from ._kernel._task import Task
 from ._kernel._threads import current_default_thread_limiter
+from ._kernel._token import RunToken
 from ._kernel._traps import (
     Abort,
     RaiseCancelT,

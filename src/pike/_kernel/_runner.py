@@ -9,7 +9,6 @@ task cannot starve I/O.
 
 from __future__ import annotations
 
-import bisect
 import collections
 import contextvars
 import itertools
@@ -30,17 +29,16 @@ from . import _state
 from ._asyncgens import AsyncGenTracker
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
-from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
+from ._exceptions import Cancelled, PikeInternalError
 from ._nursery import Nursery, open_nursery
-from ._spawn_checks import check_coroutine, coroutine_or_error, reject_coroutine_object
+from ._spawn_checks import check_coroutine, coroutine_or_error
 from ._task import Task
+from ._token import RunToken
 from ._traps import (
     CHECKPOINT,
     SHIELDED_CHECKPOINT,
     Abort,
-    RaiseCancelT,
     _raise_cancelled,
-    wait_task_rescheduled,
 )
 
 _INF = math.inf
@@ -68,55 +66,6 @@ class _Marker:
 _CHECK = _Marker("<check cancel>")
 # In Task._abort_fn: parked, but the abort function already declined.
 _ABORT_DECLINED = _Marker("<abort declined>")
-
-
-class RunToken:
-    """Lets any thread schedule a callback in the run: ``run_sync_soon``."""
-
-    __slots__ = ("__weakref__", "_runner")
-
-    def __init__(self, runner: Runner) -> None:
-        self._runner = runner
-
-    def run_sync_soon(
-        self, sync_fn: Callable[..., object], *args: Any, idempotent: bool = False
-    ) -> None:
-        """Call ``sync_fn(*args)`` in the run's thread soon. Thread-safe.
-
-        With ``idempotent=True`` a callback already queued with equal
-        (fn, args) is not queued again. Raises ``RunFinishedError`` once the
-        run is over. Exceptions from the callback crash the run.
-        """
-        runner = self._runner
-        if threading.get_ident() == runner.thread_id:
-            # The run's own thread (a task, a callback, a signal handler): it
-            # cannot race with the run closing, and must not take the lock (a
-            # signal handler may interrupt a holder of it).
-            if runner.closed:
-                raise RunFinishedError("the pike run this token belongs to has finished")
-            self._post(runner, sync_fn, args, idempotent)
-            if runner.polling:
-                runner.notifier.wake()
-            return
-        with runner.entry_lock:
-            # Under the lock, so the run cannot close (and close the wake-up
-            # fd, whose number could then be reused) between check and wake.
-            if runner.closed:
-                raise RunFinishedError("the pike run this token belongs to has finished")
-            self._post(runner, sync_fn, args, idempotent)
-            runner.notifier.wake()
-
-    @staticmethod
-    def _post(
-        runner: Runner, sync_fn: Callable[..., object], args: tuple[Any, ...], idempotent: bool
-    ) -> None:
-        if idempotent:
-            runner.idempotent_entries[(sync_fn, args)] = None
-        else:
-            runner.entries.append((sync_fn, args))
-
-    def __repr__(self) -> str:
-        return f"<pike.lowlevel.RunToken for {self._runner!r}>"
 
 
 class Runner:
@@ -587,125 +536,3 @@ class Runner:
         return value
 
 
-def _check_run_args(async_fn: object) -> None:
-    reject_coroutine_object(async_fn)
-    if _state.local.runner is not None:
-        raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
-
-
-def run(
-    async_fn: Callable[..., Awaitable[Any]],
-    *args: Any,
-    clock: Clock | None = None,
-    notifier: Notifier | str | None = None,
-    debug: bool = False,
-) -> Any:
-    """Run ``async_fn(*args)`` as the main task of a new run; return its result.
-
-    ``notifier`` picks the OS facility ("epoll", "poll", or an instance);
-    ``clock`` may be a ``pike.testing.MockClock``. ``debug=True`` records
-    where coroutines were created (for "never awaited" warnings) and warns when
-    tasks keep the loop busy for 0.1 s or more without yielding.
-    """
-    _check_run_args(async_fn)
-    runner = Runner(clock, _make_notifier(notifier), debug)
-    try:
-        runner.begin(async_fn, args)
-        runner.drive()
-    finally:
-        runner.close()
-    return runner.outcome()
-
-
-def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
-    if notifier is None or isinstance(notifier, Notifier):
-        return notifier
-    from .._notifier import notifier_by_name
-
-    return notifier_by_name(notifier)
-
-
-class SteppedRun:
-    """A run driven piece by piece from synchronous code (test runners).
-
-    ``run_until(predicate)`` drives the loop until ``predicate()`` holds; the
-    run's tasks stay alive between calls. ``finish()`` drives it to the end.
-    """
-
-    def __init__(
-        self,
-        async_fn: Callable[..., Awaitable[Any]],
-        *args: Any,
-        clock: Clock | None = None,
-        notifier: Notifier | str | None = None,
-        debug: bool = False,
-    ) -> None:
-        _check_run_args(async_fn)
-        self._runner = Runner(clock, _make_notifier(notifier), debug)
-        self._runner.begin(async_fn, args)
-        self._finished = False
-
-    @property
-    def finished(self) -> bool:
-        return self._runner._stop
-
-    def run_until(self, predicate: Callable[[], bool]) -> None:
-        if self._finished:
-            raise RuntimeError("the run has already finished")
-        self._runner.drive(predicate)
-
-    def finish(self) -> Any:
-        if self._finished:
-            raise RuntimeError("the run has already finished")
-        self._finished = True
-        try:
-            self._runner.drive()
-        finally:
-            self._runner.close()
-        return self._runner.outcome()
-
-
-# -- lowlevel helpers that need the runner ---------------------------------------------
-
-
-def current_root_task() -> Task | None:
-    return _state.runner().init_task
-
-
-def current_token() -> RunToken:
-    return _state.runner().token
-
-
-def current_clock() -> Clock:
-    return _state.runner().clock
-
-
-def current_time() -> float:
-    """The current time on the run's clock."""
-    return _state.runner().clock.current_time()
-
-
-def spawn_system_task(
-    async_fn: Callable[..., Awaitable[Any]],
-    *args: Any,
-    name: object = None,
-    context: contextvars.Context | None = None,
-) -> Task:
-    """Start a task that lives until the run ends; its errors crash the run."""
-    return _state.runner().spawn_system(async_fn, args, name, context)
-
-
-async def wait_all_tasks_blocked(cushion: float = 0.0) -> None:
-    """Wait until every other task has been blocked for ``cushion`` seconds."""
-    if math.isnan(cushion) or cushion < 0:
-        raise ValueError("cushion must be a non-negative number")
-    runner = _state.runner()
-    task = _state.current_task()
-    entry = (float(cushion), next(runner._idle_counter), task)
-    bisect.insort(runner.idle_waiters, entry)
-
-    def abort(raise_cancel: RaiseCancelT) -> Abort:
-        runner.idle_waiters.remove(entry)
-        return Abort.SUCCEEDED
-
-    await wait_task_rescheduled(abort)

@@ -18,9 +18,9 @@ import sniffio
 
 from . import _state
 from ._exceptions import Cancelled, RunFinishedError
-from ._runner import RunToken
 from ._runvar import RunVar
 from ._thread_cache import ThreadCache
+from ._token import RunToken
 from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Tools for testing code that runs on pike."""
 
-from .._kernel._runner import wait_all_tasks_blocked
+from .._kernel._idle import wait_all_tasks_blocked
 from ._mock_clock import MockClock
 
 __all__ = ["MockClock", "wait_all_tasks_blocked"]

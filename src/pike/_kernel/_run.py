@@ -1,0 +1,88 @@
+"""The entry points: ``pike.run`` and ``SteppedRun`` (a run driven piece by piece)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .._notifier import Notifier, notifier_by_name
+from . import _state
+from ._clock import Clock
+from ._runner import Runner
+from ._spawn_checks import reject_coroutine_object
+
+
+def _check_run_args(async_fn: object) -> None:
+    reject_coroutine_object(async_fn)
+    if _state.local.runner is not None:
+        raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
+
+
+def run(
+    async_fn: Callable[..., Awaitable[Any]],
+    *args: Any,
+    clock: Clock | None = None,
+    notifier: Notifier | str | None = None,
+    debug: bool = False,
+) -> Any:
+    """Run ``async_fn(*args)`` as the main task of a new run; return its result.
+
+    ``notifier`` picks the OS facility ("epoll", "poll", or an instance);
+    ``clock`` may be a ``pike.testing.MockClock``. ``debug=True`` records
+    where coroutines were created (for "never awaited" warnings) and warns when
+    tasks keep the loop busy for 0.1 s or more without yielding.
+    """
+    _check_run_args(async_fn)
+    runner = Runner(clock, _make_notifier(notifier), debug)
+    try:
+        runner.begin(async_fn, args)
+        runner.drive()
+    finally:
+        runner.close()
+    return runner.outcome()
+
+
+def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
+    if notifier is None or isinstance(notifier, Notifier):
+        return notifier
+    return notifier_by_name(notifier)
+
+
+class SteppedRun:
+    """A run driven piece by piece from synchronous code (test runners).
+
+    ``run_until(predicate)`` drives the loop until ``predicate()`` holds; the
+    run's tasks stay alive between calls. ``finish()`` drives it to the end.
+    """
+
+    def __init__(
+        self,
+        async_fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        clock: Clock | None = None,
+        notifier: Notifier | str | None = None,
+        debug: bool = False,
+    ) -> None:
+        _check_run_args(async_fn)
+        self._runner = Runner(clock, _make_notifier(notifier), debug)
+        self._runner.begin(async_fn, args)
+        self._finished = False
+
+    @property
+    def finished(self) -> bool:
+        return self._runner._stop
+
+    def run_until(self, predicate: Callable[[], bool]) -> None:
+        if self._finished:
+            raise RuntimeError("the run has already finished")
+        self._runner.drive(predicate)
+
+    def finish(self) -> Any:
+        if self._finished:
+            raise RuntimeError("the run has already finished")
+        self._finished = True
+        try:
+            self._runner.drive()
+        finally:
+            self._runner.close()
+        return self._runner.outcome()
