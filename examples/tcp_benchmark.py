@@ -18,6 +18,7 @@ Each backend runs in its own subprocess, so none inherits another's state.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import socket
@@ -29,67 +30,13 @@ from typing import Any
 BACKENDS = ("pike", "trio", "uvloop-sock", "uvloop")
 
 
-# -- pike ------------------------------------------------------------------------------
+# -- pike and trio: one program, two libraries ---------------------------------------
 
 
-def bench_pike(clients: int, size: int, seconds: float) -> int:
-    import pike
-    import pike.socket as psocket
-
-    message = b"x" * size
-    count = 0
-
-    async def echo(conn: psocket.SocketType) -> None:
-        with conn:
-            recv, send = conn.recv, conn.send
-            while data := await recv(65536):
-                await send(data)
-
-    async def client(addr: Any, deadline: float) -> None:
-        nonlocal count
-        with psocket.socket() as sock:
-            sock.setsockopt(psocket.IPPROTO_TCP, psocket.TCP_NODELAY, 1)
-            await sock.connect(addr)
-            recv, send = sock.recv, sock.send
-            n = 0
-            while time.monotonic() < deadline:
-                await send(message)
-                got = 0
-                while got < size:
-                    got += len(await recv(65536))
-                n += 1
-            count += n
-
-    async def main() -> None:
-        with psocket.socket() as listener:
-            await listener.bind(("127.0.0.1", 0))
-            listener.listen(1024)
-            addr = listener.getsockname()
-            async with pike.open_nursery() as server:
-
-                async def accept_loop() -> None:
-                    while True:
-                        conn, _ = await listener.accept()
-                        conn.setsockopt(psocket.IPPROTO_TCP, psocket.TCP_NODELAY, 1)
-                        server.start_soon(echo, conn)
-
-                server.start_soon(accept_loop)
-                deadline = time.monotonic() + seconds
-                async with pike.open_nursery() as nursery:
-                    for _ in range(clients):
-                        nursery.start_soon(client, addr, deadline)
-                server.cancel_scope.cancel()
-
-    pike.run(main)
-    return count
-
-
-# -- trio ------------------------------------------------------------------------------
-
-
-def bench_trio(clients: int, size: int, seconds: float) -> int:
-    import trio
-    import trio.socket as tsocket
+def bench_trio_shaped(library: str, clients: int, size: int, seconds: float) -> int:
+    """The echo on raw sockets; pike and trio share the API, so only the import differs."""
+    lib = importlib.import_module(library)
+    lib_socket = importlib.import_module(f"{library}.socket")
 
     message = b"x" * size
     count = 0
@@ -102,8 +49,8 @@ def bench_trio(clients: int, size: int, seconds: float) -> int:
 
     async def client(addr: Any, deadline: float) -> None:
         nonlocal count
-        with tsocket.socket() as sock:
-            sock.setsockopt(tsocket.IPPROTO_TCP, tsocket.TCP_NODELAY, 1)
+        with lib_socket.socket() as sock:
+            sock.setsockopt(lib_socket.IPPROTO_TCP, lib_socket.TCP_NODELAY, 1)
             await sock.connect(addr)
             recv, send = sock.recv, sock.send
             n = 0
@@ -116,27 +63,35 @@ def bench_trio(clients: int, size: int, seconds: float) -> int:
             count += n
 
     async def main() -> None:
-        with tsocket.socket() as listener:
+        with lib_socket.socket() as listener:
             await listener.bind(("127.0.0.1", 0))
             listener.listen(1024)
             addr = listener.getsockname()
-            async with trio.open_nursery() as server:
+            async with lib.open_nursery() as server:
 
                 async def accept_loop() -> None:
                     while True:
                         conn, _ = await listener.accept()
-                        conn.setsockopt(tsocket.IPPROTO_TCP, tsocket.TCP_NODELAY, 1)
+                        conn.setsockopt(lib_socket.IPPROTO_TCP, lib_socket.TCP_NODELAY, 1)
                         server.start_soon(echo, conn)
 
                 server.start_soon(accept_loop)
                 deadline = time.monotonic() + seconds
-                async with trio.open_nursery() as nursery:
+                async with lib.open_nursery() as nursery:
                     for _ in range(clients):
                         nursery.start_soon(client, addr, deadline)
                 server.cancel_scope.cancel()
 
-    trio.run(main)
+    lib.run(main)
     return count
+
+
+def bench_pike(clients: int, size: int, seconds: float) -> int:
+    return bench_trio_shaped("pike", clients, size, seconds)
+
+
+def bench_trio(clients: int, size: int, seconds: float) -> int:
+    return bench_trio_shaped("trio", clients, size, seconds)
 
 
 # -- asyncio + uvloop, raw sockets (the same program as pike's and trio's) ----------------
