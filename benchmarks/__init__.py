@@ -1,4 +1,4 @@
-"""pike vs asyncio, asyncio+uvloop and trio, through anyio (and pike vs trio natively).
+"""pike vs asyncio, uvloop, rloop and trio through anyio (and pike vs trio natively).
 
 The point of this package is an *honest* comparison: the very same plain
 ``async def`` programs, written against anyio's public API only, run on every

@@ -69,6 +69,9 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     traceback: str = ""
+    #: Set when the backend's event loop lacks a feature the workload needs
+    #: (see ``worker._missing_loop_feature``): not a measurement, not a failure.
+    unsupported: str = ""
 
     @property
     def rate(self) -> float:
@@ -149,7 +152,8 @@ def run_job(job: Job, backend: str, rnd: int, opts: argparse.Namespace) -> Run:
                    traceback=diag)
     if not result.pop("ok", False):
         return Run(rnd, backend, False, wall, error=result.get("error", "?"),
-                   traceback=result.get("traceback", ""))
+                   traceback=result.get("traceback", ""),
+                   unsupported=result.get("unsupported", ""))
     ops = float(result.pop("ops"))
     seconds = float(result.pop("seconds"))
     return Run(rnd, backend, True, wall, ops=ops, seconds=seconds, extra=result)
@@ -177,14 +181,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command line (see ``python -m benchmarks --help``)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="pike vs asyncio, asyncio+uvloop and trio through anyio; "
+        description="pike vs asyncio, asyncio+uvloop, asyncio+rloop and trio through anyio; "
                     "pike vs trio natively.",
     )
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes, 1 round; fails only if a workload crashes (CI)")
     parser.add_argument("--rounds", type=int, default=None, help="default 5 (smoke: 1)")
     parser.add_argument("--backends", default=",".join(ANYIO_BACKENDS),
-                        help="comma-separated subset of pike,asyncio,uvloop(=asyncio+uvloop),"
+                        help="comma-separated subset of pike,asyncio,uvloop(=asyncio+uvloop),rloop,"
                              "trio")
     parser.add_argument("--workloads", default=None,
                         help="comma-separated workload names (both suites); default all")
@@ -290,6 +294,7 @@ def main(argv: list[str]) -> int:
                     load_samples.append(os.getloadavg()[0])
                     runs.setdefault((suite, job.workload), []).append(run)
                     status = (f"{run.rate:>14,.0f} {job.unit}" if run.ok
+                              else f"n/a: {run.unsupported}" if run.unsupported
                               else f"FAILED: {run.error}")
                     print(f"[round {rnd + 1}/{opts.rounds}] {suite:<6} {job.workload:<15} "
                           f"{backend:<8} {status}  ({run.wall:.1f}s)", flush=True)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from benchmarks.orchestrator import Job, Run
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKEND_LABELS = {"uvloop": "asyncio+uvloop"}
+BACKEND_LABELS = {"uvloop": "asyncio+uvloop", "rloop": "asyncio+rloop"}
 
 
 def _median(values: list[float]) -> float | None:
@@ -66,8 +66,11 @@ def summarise(
                     "seconds": [r.seconds for r in ok],
                     "cpu_seconds": [r.extra.get("cpu_seconds") for r in ok],
                     "failures": [{"round": r.round, "error": r.error, "traceback": r.traceback}
-                                 for r in mine if not r.ok],
+                                 for r in mine if not r.ok and not r.unsupported],
                 }
+                unsupported = {r.unsupported for r in mine if r.unsupported}
+                if unsupported:
+                    entry["unsupported"] = "; ".join(sorted(unsupported))
                 if ok:
                     entry["loop"] = ok[0].extra.get("loop")
                     for key in ("p50_ms", "p99_ms"):
@@ -130,9 +133,9 @@ def failures(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _fmt_rate(value: float | None) -> str:
+def _fmt_rate(value: float | None, unsupported: bool = False) -> str:
     if value is None:
-        return "FAIL"
+        return "n/a" if unsupported else "FAIL"
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.1f}"
@@ -174,7 +177,8 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
         rows = []
         for name, wl in data["workloads"].items():
             per = wl["backends"]
-            rows.append([name, wl["unit"], *(_fmt_rate(per[b]["median"]) for b in backends),
+            rows.append([name, wl["unit"],
+                         *(_fmt_rate(per[b]["median"], "unsupported" in per[b]) for b in backends),
                          *(_fmt_ratio(wl["ratios"][k]) for k in ratio_keys)])
             if any("p99_ms" in per[b] for b in backends):
                 p99 = [per[b].get("p99_ms") for b in backends]
@@ -185,7 +189,9 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                     s, o = per.get(subj, {}).get("p99_ms"), per[other].get("p99_ms")
                     inverse.append(_fmt_ratio(o / s if s and o else None))
                 rows.append([f"{name} p99", "ms (lower=better)",
-                             *("FAIL" if v is None else f"{v:.2f}" for v in p99), *inverse])
+                             *(_fmt_rate(v, "unsupported" in per[b]) if v is None
+                               else f"{v:.2f}" for b, v in zip(backends, p99, strict=True)),
+                             *inverse])
         if ratio_keys:
             covered = min(data["geomean_count"].values())
             total = len(data["workloads"])
@@ -199,6 +205,11 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                        f"{meta['cpus']} CPUs - other work was running; treat ratios with "
                        "care\n" + heading)
         parts.append(f"{heading}\n{_table(header, rows)}")
+        gaps = sorted({f"{BACKEND_LABELS.get(b, b)}: {e['unsupported']}"
+                       for wl in data["workloads"].values()
+                       for b, e in wl["backends"].items() if e.get("unsupported")})
+        for gap in gaps:
+            parts[-1] += f"\n(n/a = the loop cannot run the workload; {gap})"
         if "http" in data["workloads"]:
             clients = {e.get("client") for e in data["workloads"]["http"]["backends"].values()}
             clients.discard(None)
@@ -239,7 +250,7 @@ def metadata(
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
-        "versions": {d: _version(d) for d in ("anyio", "trio", "uvloop", "anycorn",
+        "versions": {d: _version(d) for d in ("anyio", "trio", "uvloop", "rloop", "anycorn",
                                                "pike-anyio")},
         "wrk": shutil.which("wrk"),
         "http_client": opts.http_client,
@@ -272,7 +283,8 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
     widths = [len(d["workloads"]) + 1 for _, d in suites]
     fig, axes = plt.subplots(1, len(suites), figsize=(max(8, 0.75 * sum(widths) + 3), 5),
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
-    colours = {"asyncio": "#4C72B0", "uvloop": "#55A868", "trio": "#C44E52", "pike": "#8172B2"}
+    colours = {"asyncio": "#4C72B0", "uvloop": "#55A868", "rloop": "#DD8452", "trio": "#C44E52",
+               "pike": "#8172B2"}
     for ax, (suite, data) in zip(axes[0], suites, strict=True):
         names = [*data["workloads"], "geomean"]
         keys = list(data["geomean"])
@@ -298,10 +310,13 @@ def chart(results: dict[str, Any], meta: dict[str, Any], path: Path) -> Path | N
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(NullFormatter())
         for j, name in enumerate(names[:-1]):  # a missing bar must read as a failure
-            if any(data["workloads"][name]["ratios"].get(k) is None for k in keys):
-                ax.annotate("FAILED", (j, 1.0), ha="center", va="bottom", fontsize="x-small",
-                            color="red", rotation=90, xytext=(0, 3),
-                            textcoords="offset points")
+            wl = data["workloads"][name]
+            missing = [k.split("/", 1)[1] for k in keys if wl["ratios"].get(k) is None]
+            if missing:
+                gap = all("unsupported" in wl["backends"][b] for b in missing)
+                ax.annotate("n/a" if gap else "FAILED", (j, 1.0), ha="center", va="bottom",
+                            fontsize="x-small", color="grey" if gap else "red", rotation=90,
+                            xytext=(0, 3), textcoords="offset points")
         for i, key in enumerate(keys):  # label the summary bars with their value
             value = data["geomean"][key]
             if value:

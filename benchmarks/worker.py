@@ -24,6 +24,7 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "BENCH-RESULT "
@@ -41,6 +42,33 @@ def _describe_loop() -> str:
         loop = type(asyncio.get_running_loop())
         return f"asyncio:{loop.__module__}.{loop.__qualname__}"
     return library
+
+
+def _missing_loop_feature(exc: BaseException, backend: str) -> str | None:
+    """Name the event-loop method that made this run impossible, if there is one.
+
+    Some third-party asyncio loops leave parts of the loop API unimplemented
+    (rloop 0.5 raises ``NotImplementedError`` from ``connect_accepted_socket``,
+    which anyio's TCP listener needs). Such a run measures nothing, but it is no
+    failure of the benchmark either: it is reported as "n/a" with the reason.
+    Other errors in the same group (a client whose server never started) are
+    its consequences. Only a ``NotImplementedError`` raised by the loop's own
+    package qualifies, and never on pike, whose gaps are bugs.
+    """
+    if backend == "pike":
+        return None
+    pending, gaps = [exc], set()
+    while pending:
+        current = pending.pop()
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+            continue
+        frames = traceback.extract_tb(current.__traceback__)
+        if isinstance(current, NotImplementedError) and frames:
+            package = Path(frames[-1].filename).parent.name
+            if package not in ("anyio", "asyncio", "benchmarks", "pike", "pike_anyio"):
+                gaps.add(f"{package}: loop.{frames[-1].name}() raises NotImplementedError")
+    return "; ".join(sorted(gaps)) or None
 
 
 async def _timed(func: Callable[[int], Awaitable[Any]], n: int) -> dict[str, Any]:
@@ -117,8 +145,8 @@ def probe(suite: str, backend: str) -> dict[str, Any]:
         return _describe_loop()
 
     loop = run_anyio(backend, check)
-    expected = {"uvloop": "asyncio:uvloop", "asyncio": "asyncio:asyncio", "trio": "trio",
-                "pike": "pike"}[backend]
+    expected = {"uvloop": "asyncio:uvloop", "rloop": "asyncio:rloop",
+                "asyncio": "asyncio:asyncio", "trio": "trio", "pike": "pike"}[backend]
     if not loop.startswith(expected):
         raise RuntimeError(f"backend {backend!r} ran on {loop!r}, expected {expected!r}")
     return {"loop": loop}
@@ -156,6 +184,9 @@ def main(argv: list[str]) -> int:
         tb = "".join(traceback.format_exception(exc))
         sys.stderr.write(tb)
         line = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": tb}
+        missing = _missing_loop_feature(exc, args.backend)
+        if missing:
+            line["unsupported"] = missing
         print(RESULT_PREFIX + json.dumps(line), flush=True)
         return 1
     result["ok"] = True
