@@ -73,7 +73,7 @@ def summarise(
                     entry["unsupported"] = "; ".join(sorted(unsupported))
                 if ok:
                     entry["loop"] = ok[0].extra.get("loop")
-                    for key in ("p50_ms", "p99_ms"):
+                    for key in ("p50_ms", "p99_ms", "p999_ms"):
                         if key in ok[0].extra:
                             entry[key] = _median([float(r.extra[key]) for r in ok])
                     if "client" in ok[0].extra:

@@ -35,6 +35,10 @@ SLEEPS_PER_TASK = 100
 #: Concurrent tasks per wave of the many-tasks workload.
 SLEEP_WAVE = 1000
 
+#: Background tasks of the busy ping-pong, and the size of each one's CPU burst.
+BUSY_TASKS = 100
+BUSY_BURST = 500
+
 LOCALHOST = "127.0.0.1"
 
 #: A workload returns either its op count (the worker times it) or, for
@@ -293,6 +297,60 @@ async def udp_pingpong(n: int) -> float:
     return n
 
 
+def _burn(iterations: int) -> int:
+    """A short pure-Python CPU burst (no syscalls), like request parsing."""
+    total = 0
+    for i in range(iterations):
+        total += i * i
+    return total
+
+
+async def busy_pingpong(n: int) -> WorkloadResult:
+    """Latency of one TCP ping-pong while 100 other tasks keep the loop busy.
+
+    The background tasks alternate a CPU burst of some 25 microseconds with
+    a checkpoint, so the ready queue is never empty: this is where a loop's
+    policy for how often it polls the OS while tasks are runnable shows up as
+    tail latency. Self-timed: round trips/s of the measured connection plus
+    its latency percentiles.
+    """
+    import time
+
+    checkpoint = anyio.lowlevel.checkpoint
+    samples: list[float] = []
+
+    async def spinner() -> None:
+        while True:
+            _burn(BUSY_BURST)
+            await checkpoint()
+
+    listener = await anyio.create_tcp_listener(local_host=LOCALHOST)
+    port = listener.extra(SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, _echo_handler)
+        for _ in range(BUSY_TASKS):
+            tg.start_soon(spinner)
+        async with await anyio.connect_tcp(LOCALHOST, port) as stream:
+            clock = time.perf_counter
+            started = clock()
+            for _ in range(n):
+                sent = clock()
+                await stream.send(SMALL_MESSAGE)
+                got = 0
+                while got < len(SMALL_MESSAGE):
+                    got += len(await stream.receive())
+                samples.append(clock() - sent)
+            seconds = clock() - started
+        tg.cancel_scope.cancel()
+    samples.sort()
+
+    def percentile(q: float) -> float:
+        return samples[min(len(samples) - 1, int(q * len(samples)))] * 1000.0
+
+    return {"ops": float(n), "seconds": seconds, "p50_ms": percentile(0.50),
+            "p99_ms": percentile(0.99), "p999_ms": percentile(0.999)}
+
+
 async def http_anycorn(n: int) -> WorkloadResult:
     """An ASGI app served by anycorn on this backend, loaded from another process.
 
@@ -333,6 +391,8 @@ WORKLOADS: dict[str, Workload] = {
                  "one-way transfer, 64 KiB writes"),
         Workload("udp_pingpong", udp_pingpong, 10_000, 50, "round trips/s",
                  "64-byte datagram round trips"),
+        Workload("busy_pingpong", busy_pingpong, 500, 20, "round trips/s",
+                 "TCP ping-pong while 100 tasks alternate CPU bursts and checkpoints"),
         Workload("http", http_anycorn, 2, 1, "req/s",
                  "anycorn ASGI hello-world under external load", warmup=False),
     )
