@@ -1,0 +1,246 @@
+"""Differential fuzzing of pike against trio (issue 9), CI mode; long: ``python -m stress.fuzz``.
+
+The main test runs a few hundred generated programs (derandomised, so every CI run
+sees the same ones) and fails with the minimal differing program. The others check
+the harness itself: that it tolerates trio's scheduling freedom, that it does catch
+real semantic changes (deliberately broken pikes), and that it reports readably.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import pike
+from pike._kernel import _cancel, _parking
+from stress.fuzz.backends import PIKE, TrioSchedule, trio_backend
+from stress.fuzz.compare import Stats, check
+from stress.fuzz.interpreter import Boom, describe, observe
+from stress.fuzz.program import (
+    Cancel,
+    Nursery,
+    Program,
+    Raise,
+    Scope,
+    SetShield,
+    Sleep,
+    Spawn,
+    WithLock,
+)
+from stress.fuzz.render import render
+from stress.fuzz.session import fuzz
+
+CI_EXAMPLES = 500
+
+
+def test_pike_matches_trio_on_generated_programs(capsys: pytest.CaptureFixture[str]) -> None:
+    stats = Stats()
+    failure = fuzz(CI_EXAMPLES, stats, derandomize=True)
+    with capsys.disabled():
+        print(f"\nstress.fuzz (CI mode): {stats.summary()}")
+    if failure is not None:
+        pytest.fail(check(failure).report(), pytrace=False)
+    assert stats.programs >= CI_EXAMPLES
+    # The generator must keep producing varied, concurrent programs, or the test
+    # passes while testing little.
+    assert len(stats.shapes) >= CI_EXAMPLES // 3
+
+
+# -- the comparison tolerates scheduling freedom ----------------------------------
+
+
+def _lock_race() -> Program:
+    """Two tasks reach one lock at the same instant; who holds it first is up to the
+    scheduler, and the holder keeps it for a second, so it shows in the timestamps."""
+    hold = (WithLock("l0", (Sleep(1),)),)
+    return Program((Nursery((Spawn("t1", hold), Spawn("t2", hold))),))
+
+
+def test_scheduling_dependent_program_is_accepted() -> None:
+    verdict = check(_lock_race(), first_samples=12)
+    assert len(verdict.trio) >= 2, "trio should have produced both lock orders"
+    assert verdict.ok
+
+
+def test_describe_normalises_only_all_cancelled_groups() -> None:
+    # Cancelled cannot be constructed directly on either library; take real ones.
+    def cancelled() -> BaseException:
+        caught: list[BaseException] = []
+
+        async def main() -> None:
+            with pike.CancelScope() as scope:
+                scope.cancel()
+                try:
+                    await pike.sleep(1)
+                except pike.Cancelled as exc:
+                    caught.append(exc)
+                    raise
+
+        pike.run(main)
+        return caught[0]
+
+    c = cancelled()
+    assert describe(BaseExceptionGroup("", [c, c]), PIKE) == "Cancelled"
+    assert describe(BaseExceptionGroup("", [BaseExceptionGroup("", [c]), c]), PIKE) == "Cancelled"
+    mixed = BaseExceptionGroup("", [Boom("b"), BaseExceptionGroup("", [c, c]), Boom("a")])
+    assert describe(mixed, PIKE) == "Group[Boom(a), Boom(b), Cancelled]"
+    assert describe(ExceptionGroup("", [Boom("a")]), PIKE) == "Group[Boom(a)]"
+    assert describe(Boom("a"), PIKE) == "Boom(a)"
+
+
+# -- the comparison catches real differences -------------------------------------
+
+
+@contextmanager
+def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
+    saved = obj.__dict__[name]
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, saved)
+
+
+def _lifo_unpark(self: Any, count: float) -> Iterator[Any]:
+    while count > 0 and self._parked:
+        task, _ = self._parked.popitem(last=True)
+        count -= 1
+        yield task
+
+
+def test_catches_a_lock_that_serves_waiters_newest_first() -> None:
+    # t1 holds the lock 0..3; t2 queues at 1, t3 at 2: t2 must get it at 3, t3 at 4.
+    def waiter(delay: int) -> tuple[Any, ...]:
+        return (Sleep(delay), WithLock("l0", (Sleep(1),)))
+
+    program = Program(
+        (
+            Nursery(
+                (
+                    Spawn("t1", (WithLock("l0", (Sleep(3),)),)),
+                    Spawn("t2", waiter(1)),
+                    Spawn("t3", waiter(2)),
+                )
+            ),
+        )
+    )
+    assert check(program).ok
+    lot = _parking.ParkingLot
+
+    def unpark_one(self: Any, value: Any = None) -> Any:
+        task = next(_lifo_unpark(self, 1), None)
+        if task is not None:
+            pike._kernel._state.runner().reschedule(task, value)
+        return task
+
+    with _patched(lot, "unpark_one", unpark_one), _patched(lot, "_pop", _lifo_unpark):
+        verdict = check(program)
+    assert not verdict.ok
+    assert "t2" in verdict.report()
+
+
+def test_catches_a_shield_change_that_does_not_wake_the_task() -> None:
+    # t1 sleeps in shielded c0 inside c1; t2 cancels c1 at 1 and unshields c0 at 2:
+    # t1 must be cancelled at 2, not wake at 5.
+    program = Program(
+        (
+            Nursery(
+                (
+                    Spawn("t1", (Scope("c1", (Scope("c0", (Sleep(5),), 9, True),)),)),
+                    Spawn("t2", (Sleep(1), Cancel("c1"), Sleep(1), SetShield("c0", False))),
+                )
+            ),
+        )
+    )
+    assert check(program).ok
+    shield = _cancel.CancelScope.__dict__["shield"]
+
+    def set_without_recompute(self: Any, value: bool) -> None:
+        self._shield = value
+
+    with _patched(_cancel.CancelScope, "shield", property(shield.fget, set_without_recompute)):
+        assert not check(program).ok
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(replace(PIKE, Semaphore=lambda v: pike.Semaphore(v + 1)), id="semaphore+1"),
+        pytest.param(
+            replace(PIKE, CancelScope=lambda shield=False, **kw: pike.CancelScope(**kw)),
+            id="shield-ignored",
+        ),
+        pytest.param(replace(PIKE, Lock=lambda: pike.Semaphore(2)), id="lock-admits-two"),
+    ],
+)
+def test_generated_programs_find_a_broken_pike(broken: Any) -> None:
+    """Without being told what is broken, the generator finds a program that shows it."""
+    stats = Stats()
+    failure = fuzz(1000, stats, derandomize=True, subject=broken, shrink=False)
+    assert failure is not None, f"no difference found: {stats.summary()}"
+
+
+def test_generated_programs_find_a_deadline_change_that_is_ignored() -> None:
+    deadline = _cancel.CancelScope.__dict__["deadline"]
+
+    def set_without_timer(self: Any, value: float) -> None:
+        self._deadline = value
+
+    stats = Stats()
+    with _patched(_cancel.CancelScope, "deadline", property(deadline.fget, set_without_timer)):
+        failure = fuzz(1000, stats, derandomize=True, shrink=False)
+    assert failure is not None, f"no difference found: {stats.summary()}"
+
+
+# -- reporting ------------------------------------------------------------------
+
+
+def test_minimal_program_is_printed_as_readable_code() -> None:
+    """A broken pike (semaphores admit one task too many) is shrunk to a small program,
+    printed with both traces."""
+    broken = replace(PIKE, Semaphore=lambda v: pike.Semaphore(v + 1))
+    failure = fuzz(1000, Stats(), derandomize=True, subject=broken)
+    assert failure is not None
+    report = check(failure, subject=broken).report()
+    assert "async def main():" in report
+    assert "async with sem:" in report
+    assert "pike:" in report and "trio, closest observation" in report
+    code = render(failure)
+    statements = [line for line in code.splitlines() if "# #" in line]
+    assert len(statements) <= 8, code
+
+
+def test_render_shows_every_construct() -> None:
+    program = Program(
+        (
+            Scope("c0", (Sleep(2), Raise("a")), 3, True, relative=True),
+            Nursery((Spawn("t1", (Cancel("c0"),)),)),
+        )
+    )
+    assert render(program) == "\n".join(
+        [
+            "c0 = CancelScope(relative_deadline=3, shield=True)",
+            "",
+            "async def main():",
+            "    with CancelScope(deadline=1000):  # watchdog",
+            "        with c0:  # #1",
+            "            await sleep(2)  # #2",
+            '            raise Boom("a")  # #3',
+            "        async with open_nursery() as n1:  # #4",
+            "            async def t1():",
+            "                c0.cancel()  # #6",
+            "            n1.start_soon(t1)  # #5",
+        ]
+    )
+
+
+def test_trio_schedules_replay() -> None:
+    """A failing comparison must replay: the same schedule gives the same observation."""
+    schedule = TrioSchedule("shuffle", 7, jitter=True)
+    program = _lock_race()
+    first = observe(trio_backend(schedule), program)
+    assert all(observe(trio_backend(schedule), program) == first for _ in range(3))
