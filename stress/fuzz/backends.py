@@ -46,6 +46,8 @@ class Backend:
     fail_after: Callable[[float], Any]
     sleep: Callable[[float], Awaitable[None]]
     checkpoint: Callable[[], Awaitable[None]]
+    checkpoint_if_cancelled: Callable[[], Awaitable[None]]
+    current_effective_deadline: Callable[[], float]
     current_time: Callable[[], float]
     current_token: Callable[[], Any]
     Event: Callable[[], Any]
@@ -69,6 +71,8 @@ PIKE = Backend(
     fail_after=pike.fail_after,
     sleep=pike.sleep,
     checkpoint=pike.lowlevel.checkpoint,
+    checkpoint_if_cancelled=pike.lowlevel.checkpoint_if_cancelled,
+    current_effective_deadline=pike.current_effective_deadline,
     current_time=pike.current_time,
     current_token=pike.lowlevel.current_token,
     Event=pike.Event,
@@ -143,6 +147,8 @@ def trio_backend(schedule: TrioSchedule) -> Backend:
         fail_after=trio.fail_after,
         sleep=trio.sleep,
         checkpoint=trio.lowlevel.checkpoint,
+        checkpoint_if_cancelled=trio.lowlevel.checkpoint_if_cancelled,
+        current_effective_deadline=trio.current_effective_deadline,
         current_time=trio.current_time,
         current_token=trio.lowlevel.current_trio_token,
         Event=trio.Event,

@@ -29,12 +29,14 @@ from .program import (
     Cancel,
     CancelNursery,
     Checkpoint,
+    CheckpointIfCancelled,
     FailAfter,
     Nursery,
     Observe,
     Program,
     Raise,
     ReadCancelCalled,
+    ReadEffectiveDeadline,
     Scope,
     SetDeadline,
     SetEvent,
@@ -55,8 +57,9 @@ SLEEPS = (0, 1, 2, 3, 5)
 DEADLINES = (0, 1, 2, 3, 4, 6)
 OFFSETS = (-1, 0, 1, 2, 4)
 SWARM_KINDS = (
-    "raise", "cancel", "cancel_nursery", "deadline", "shield", "read", "set", "wait", "scope",
-    "fail_after", "finally", "observe", "except", "lock", "semaphore", "start",
+    "if_cancelled", "deadline_read", "raise", "cancel", "cancel_nursery", "deadline", "shield",
+    "read", "set", "wait", "scope", "fail_after", "finally", "observe", "except", "lock",
+    "semaphore", "start",
 )
 SCOPE_REFS = 4  # a reference draws one of this many indices, resolved modulo the count
 
@@ -130,7 +133,7 @@ class _Builder:
         # Repetition is weight; simple kinds first, since hypothesis shrinks a
         # choice towards the front of the list.
         f = self.features
-        kinds = ["sleep"] * 4 + ["checkpoint"] * 2 + ["raise"]
+        kinds = ["sleep"] * 4 + ["checkpoint"] * 2 + ["if_cancelled", "deadline_read", "raise"]
         if f.cross_task_scope_ops:
             kinds += ["cancel", "deadline", "shield"] * 2
         if f.read_cancel_called:
@@ -161,6 +164,10 @@ class _Builder:
             return Sleep(draw(st.sampled_from(SLEEPS)))
         if kind == "checkpoint":
             return Checkpoint()
+        if kind == "if_cancelled":
+            return CheckpointIfCancelled()
+        if kind == "deadline_read":
+            return ReadEffectiveDeadline()
         if kind == "raise":
             return Raise(draw(st.sampled_from("abc")))
         if kind == "cancel":

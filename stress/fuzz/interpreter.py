@@ -24,12 +24,14 @@ from .program import (
     Cancel,
     CancelNursery,
     Checkpoint,
+    CheckpointIfCancelled,
     FailAfter,
     Nursery,
     Observe,
     Program,
     Raise,
     ReadCancelCalled,
+    ReadEffectiveDeadline,
     Scope,
     SetDeadline,
     SetEvent,
@@ -218,7 +220,10 @@ class Interpreter:
         api = self.api
         n = f"#{self.labels[path]}"
         body = (*path, 0)
-        if isinstance(stmt, (Sleep, Checkpoint, Start, WaitEvent, WithLock, WithSemaphore)):
+        if isinstance(
+            stmt, (Sleep, Checkpoint, CheckpointIfCancelled, Start, WaitEvent, WithLock,
+                   WithSemaphore)
+        ):
             await self._jitter()
         if isinstance(stmt, Sleep):
             await api.sleep(stmt.seconds)
@@ -226,6 +231,12 @@ class Interpreter:
         elif isinstance(stmt, Checkpoint):
             await api.checkpoint()
             self.log(task, f"{n} checkpoint")
+        elif isinstance(stmt, CheckpointIfCancelled):
+            await api.checkpoint_if_cancelled()
+            self.log(task, f"{n} not cancelled")
+        elif isinstance(stmt, ReadEffectiveDeadline):
+            deadline = api.current_effective_deadline()
+            self.log(task, f"{n} effective deadline {deadline:g}")
         elif isinstance(stmt, Raise):
             self.log(task, f"{n} raise")
             raise Boom(stmt.tag)

@@ -29,6 +29,16 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
+class CheckpointIfCancelled:
+    """``lowlevel.checkpoint_if_cancelled()``: raises if cancelled, need not yield."""
+
+
+@dataclass(frozen=True)
+class ReadEffectiveDeadline:
+    """Logs ``current_effective_deadline()`` (-inf once cancelled; shields cut it off)."""
+
+
+@dataclass(frozen=True)
 class Raise:
     tag: str
 
@@ -163,6 +173,8 @@ class Observe:
 Stmt = (
     Sleep
     | Checkpoint
+    | CheckpointIfCancelled
+    | ReadEffectiveDeadline
     | Raise
     | Nursery
     | Spawn

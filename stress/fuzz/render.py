@@ -13,12 +13,14 @@ from .program import (
     Cancel,
     CancelNursery,
     Checkpoint,
+    CheckpointIfCancelled,
     FailAfter,
     Nursery,
     Observe,
     Program,
     Raise,
     ReadCancelCalled,
+    ReadEffectiveDeadline,
     Scope,
     SetDeadline,
     SetEvent,
@@ -60,6 +62,10 @@ class _Printer:
             self.emit(d, f"await sleep({s.seconds})", path)
         elif isinstance(s, Checkpoint):
             self.emit(d, "await checkpoint()", path)
+        elif isinstance(s, CheckpointIfCancelled):
+            self.emit(d, "await checkpoint_if_cancelled()", path)
+        elif isinstance(s, ReadEffectiveDeadline):
+            self.emit(d, "log(current_effective_deadline())", path)
         elif isinstance(s, Raise):
             self.emit(d, f'raise Boom("{s.tag}")', path)
         elif isinstance(s, Nursery):
