@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 import pike
+import pike.testing
 from pike._kernel import _cancel, _parking
+from stress.fuzz import interpreter
 from stress.fuzz.backends import PIKE, TrioSchedule, trio_backend
 from stress.fuzz.compare import Stats, check
 from stress.fuzz.interpreter import Boom, describe, observe
@@ -203,7 +205,8 @@ def test_minimal_program_is_printed_as_readable_code() -> None:
     """A broken pike (semaphores admit one task too many) is shrunk to a small program,
     printed with both traces."""
     broken = replace(PIKE, Semaphore=lambda v: pike.Semaphore(v + 1))
-    failure = fuzz(1000, Stats(), derandomize=True, subject=broken)
+    # Fewer trio samples per failing check: shrinking runs many failing programs.
+    failure = fuzz(1000, Stats(), derandomize=True, subject=broken, max_samples=20)
     assert failure is not None
     report = check(failure, subject=broken).report()
     assert "async def main():" in report
@@ -244,3 +247,13 @@ def test_trio_schedules_replay() -> None:
     program = _lock_race()
     first = observe(trio_backend(schedule), program)
     assert all(observe(trio_backend(schedule), program) == first for _ in range(3))
+
+
+def test_a_hanging_run_is_reported_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that never wakes a sleeper (here: a clock that neither runs nor jumps)
+    must come out as a HUNG observation, not hang the test run."""
+    monkeypatch.setattr(interpreter, "REAL_TIME_GUARD", 0.5)
+    frozen = replace(PIKE, run=lambda fn: pike.run(fn, clock=pike.testing.MockClock()))
+    obs = observe(frozen, Program((Sleep(1),)))
+    assert obs.outcome.startswith("HUNG"), obs
+    assert obs.outcome != observe(PIKE, Program((Sleep(1),))).outcome

@@ -53,6 +53,8 @@ class Backend:
     Event: Callable[[], Any]
     Lock: Callable[[], Any]
     Semaphore: Callable[[int], Any]
+    CapacityLimiter: Callable[[int], Any]
+    Condition: Callable[[], Any]
     Cancelled: type[BaseException]
     TooSlowError: type[BaseException]
     # Called before each await the interpreter makes; see the module doc.
@@ -78,6 +80,8 @@ PIKE = Backend(
     Event=pike.Event,
     Lock=pike.Lock,
     Semaphore=pike.Semaphore,
+    CapacityLimiter=pike.CapacityLimiter,
+    Condition=pike.Condition,
     Cancelled=pike.Cancelled,
     TooSlowError=pike.TooSlowError,
 )
@@ -154,6 +158,8 @@ def trio_backend(schedule: TrioSchedule) -> Backend:
         Event=trio.Event,
         Lock=trio.Lock,
         Semaphore=trio.Semaphore,
+        CapacityLimiter=trio.CapacityLimiter,
+        Condition=trio.Condition,
         Cancelled=trio.Cancelled,
         TooSlowError=trio.TooSlowError,
         jitter=jitter if schedule.jitter else None,

@@ -30,6 +30,8 @@ from .program import (
     CancelNursery,
     Checkpoint,
     CheckpointIfCancelled,
+    ConditionNotify,
+    ConditionWait,
     FailAfter,
     Nursery,
     Observe,
@@ -48,6 +50,7 @@ from .program import (
     TryExcept,
     TryFinally,
     WaitEvent,
+    WithLimiter,
     WithLock,
     WithSemaphore,
     children,
@@ -59,7 +62,7 @@ OFFSETS = (-1, 0, 1, 2, 4)
 SWARM_KINDS = (
     "if_cancelled", "deadline_read", "raise", "cancel", "cancel_nursery", "deadline", "shield",
     "read", "set", "wait", "scope", "fail_after", "finally", "observe", "except", "lock",
-    "semaphore", "start",
+    "semaphore", "limiter", "cv_wait", "cv_notify", "start",
 )
 SCOPE_REFS = 4  # a reference draws one of this many indices, resolved modulo the count
 
@@ -139,7 +142,7 @@ class _Builder:
         if f.read_cancel_called:
             kinds += ["read"]
         if f.sync_primitives:
-            kinds += ["set", "wait"] * 2
+            kinds += ["set", "wait"] * 2 + ["cv_wait", "cv_notify"]
         if depth < 3:
             # Nurseries are where the interesting interactions start: weight them up
             # until one is open.
@@ -148,7 +151,7 @@ class _Builder:
             if f.except_star:
                 kinds += ["except"]
             if f.sync_primitives:
-                kinds += ["lock"] * 3 + ["semaphore"] * 2
+                kinds += ["lock"] * 3 + ["semaphore"] * 2 + ["limiter"]
             if in_nursery:
                 kinds += self._spawn_kinds() * 2
         if in_nursery:
@@ -220,6 +223,12 @@ class _Builder:
             return WithLock(draw(st.sampled_from(LOCKS)), self._holding(inner, in_nursery))
         if kind == "semaphore":
             return WithSemaphore(self._holding(inner, in_nursery))
+        if kind == "limiter":
+            return WithLimiter(self._holding(inner, in_nursery))
+        if kind == "cv_wait":
+            return ConditionWait()
+        if kind == "cv_notify":
+            return ConditionNotify(draw(st.booleans()))
         raise AssertionError(kind)
 
     def _holding(self, depth: int, in_nursery: bool) -> Block:
@@ -300,4 +309,4 @@ def programs(
         at = draw(st.integers(0, len(body)))
         body = (*body[:at], Nursery(builder.nursery_body(1)), *body[at:])
     body = _resolve(body, _scopes(body), features)
-    return Program(body, draw(st.integers(1, 2)))
+    return Program(body, draw(st.integers(1, 2)), draw(st.integers(1, 2)))

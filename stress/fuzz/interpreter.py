@@ -25,6 +25,8 @@ from .program import (
     CancelNursery,
     Checkpoint,
     CheckpointIfCancelled,
+    ConditionNotify,
+    ConditionWait,
     FailAfter,
     Nursery,
     Observe,
@@ -43,6 +45,7 @@ from .program import (
     TryExcept,
     TryFinally,
     WaitEvent,
+    WithLimiter,
     WithLock,
     WithSemaphore,
     children,
@@ -150,6 +153,8 @@ class Interpreter:
         self.events = {name: api.Event() for name in EVENTS}
         self.locks = {name: api.Lock() for name in LOCKS}
         self.semaphore = api.Semaphore(self.program.semaphore_value)
+        self.limiter = api.CapacityLimiter(self.program.limiter_tokens)
+        self.condition = api.Condition()
         self.watchdog = api.CancelScope(deadline=WATCHDOG)
         token = api.current_token()
         guard = threading.Timer(REAL_TIME_GUARD, self._guard_fired, (token,))
@@ -222,7 +227,7 @@ class Interpreter:
         body = (*path, 0)
         if isinstance(
             stmt, (Sleep, Checkpoint, CheckpointIfCancelled, Start, WaitEvent, WithLock,
-                   WithSemaphore)
+                   WithSemaphore, WithLimiter, ConditionWait, ConditionNotify)
         ):
             await self._jitter()
         if isinstance(stmt, Sleep):
@@ -291,6 +296,22 @@ class Interpreter:
                 self.log(task, f"{n} acquired semaphore")
                 await self._block(task, stmt.body, body, nursery)
             self.log(task, f"{n} released semaphore")
+        elif isinstance(stmt, WithLimiter):
+            async with self.limiter:
+                self.log(task, f"{n} borrowed a token")
+                await self._block(task, stmt.body, body, nursery)
+            self.log(task, f"{n} returned the token")
+        elif isinstance(stmt, ConditionWait):
+            async with self.condition:
+                await self.condition.wait()
+                self.log(task, f"{n} woken by cv")
+        elif isinstance(stmt, ConditionNotify):
+            async with self.condition:
+                if stmt.all:
+                    self.condition.notify_all()
+                else:
+                    self.condition.notify()
+                self.log(task, f"{n} notified cv")
         elif isinstance(stmt, TryFinally):
             await self._try_finally(task, stmt, path, nursery)
         elif isinstance(stmt, TryExcept):

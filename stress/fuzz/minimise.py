@@ -32,6 +32,7 @@ from .program import (
     Stmt,
     TryExcept,
     TryFinally,
+    WithLimiter,
     WithLock,
     WithSemaphore,
     children,
@@ -73,8 +74,8 @@ def _edits_of_block(block: Block) -> Iterator[Block]:
         before, after = block[:i], block[i + 1 :]
         yield (*before, *after)
         inner = list(children(stmt))
-        if isinstance(stmt, (Nursery, Scope, FailAfter, WithLock, WithSemaphore, Observe,
-                             TryExcept, TryFinally)):
+        if isinstance(stmt, (Nursery, Scope, FailAfter, WithLock, WithSemaphore, WithLimiter,
+                             Observe, TryExcept, TryFinally)):
             for sub in inner:
                 yield (*before, *sub, *after)
         for edited in _edits_of_stmt(stmt):
@@ -116,7 +117,7 @@ def minimise(
     while improved and tries < budget:
         improved = False
         for body in _edits_of_block(program.body):
-            candidate: Any = Program(body, program.semaphore_value)
+            candidate: Any = replace(program, body=body)
             if not well_formed(candidate):
                 continue
             tries += 1
@@ -126,8 +127,10 @@ def minimise(
                 break
             if tries >= budget:
                 break
-    if program.semaphore_value > 1:
-        candidate = Program(program.body, 1)
-        if still_fails(candidate):
-            program = candidate
+    candidate = replace(program, semaphore_value=1)
+    if candidate != program and still_fails(candidate):
+        program = candidate
+    candidate = replace(program, limiter_tokens=1)
+    if candidate != program and still_fails(candidate):
+        program = candidate
     return program

@@ -143,6 +143,25 @@ class WithSemaphore:
 
 
 @dataclass(frozen=True)
+class WithLimiter:
+    """``async with limiter:`` (a CapacityLimiter; re-entering it in one task is an error)."""
+
+    body: Block
+
+
+@dataclass(frozen=True)
+class ConditionWait:
+    """``async with cv: await cv.wait()``."""
+
+
+@dataclass(frozen=True)
+class ConditionNotify:
+    """``async with cv: cv.notify_all()`` (or ``cv.notify()``: wakes the longest waiter)."""
+
+    all: bool
+
+
+@dataclass(frozen=True)
 class TryFinally:
     """``try: body finally: cleanup``, the cleanup optionally in a shielded scope.
 
@@ -190,6 +209,9 @@ Stmt = (
     | WaitEvent
     | WithLock
     | WithSemaphore
+    | WithLimiter
+    | ConditionWait
+    | ConditionNotify
     | TryFinally
     | TryExcept
     | Observe
@@ -210,8 +232,11 @@ class ScopeSpec:
 class Program:
     body: Block
     semaphore_value: int = 1
+    limiter_tokens: int = 1
     # Filled in from body by ``scope_specs``; kept out of equality.
-    _specs: dict[str, ScopeSpec] = field(default_factory=dict, compare=False, repr=False)
+    _specs: dict[str, ScopeSpec] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def scope_specs(self) -> dict[str, ScopeSpec]:
         """The arguments each named scope is made with, in order of appearance."""
@@ -224,7 +249,9 @@ class Program:
 
 def children(stmt: Stmt) -> Iterator[Block]:
     """The nested blocks of ``stmt``, in source order."""
-    if isinstance(stmt, (Nursery, Spawn, Scope, FailAfter, WithLock, WithSemaphore, Observe)):
+    if isinstance(
+        stmt, (Nursery, Spawn, Scope, FailAfter, WithLock, WithSemaphore, WithLimiter, Observe)
+    ):
         yield stmt.body
     elif isinstance(stmt, Start):
         yield stmt.pre

@@ -14,6 +14,8 @@ from .program import (
     CancelNursery,
     Checkpoint,
     CheckpointIfCancelled,
+    ConditionNotify,
+    ConditionWait,
     FailAfter,
     Nursery,
     Observe,
@@ -32,6 +34,7 @@ from .program import (
     TryExcept,
     TryFinally,
     WaitEvent,
+    WithLimiter,
     WithLock,
     WithSemaphore,
 )
@@ -112,6 +115,14 @@ class _Printer:
         elif isinstance(s, WithSemaphore):
             self.emit(d, "async with sem:", path)
             self.block(s.body, d + 1, body, nursery)
+        elif isinstance(s, WithLimiter):
+            self.emit(d, "async with limiter:", path)
+            self.block(s.body, d + 1, body, nursery)
+        elif isinstance(s, ConditionWait):
+            self.emit(d, "async with cv: await cv.wait()", path)
+        elif isinstance(s, ConditionNotify):
+            call = "notify_all" if s.all else "notify"
+            self.emit(d, f"async with cv: cv.{call}()", path)
         elif isinstance(s, TryFinally):
             self.emit(d, "try:", path)
             self.block(s.body, d + 1, body, nursery)
@@ -156,8 +167,13 @@ def render(program: Program) -> str:
     for lock in LOCKS:
         if any(f"async with {lock}:" in line for line in _stmt_lines(program)):
             p.lines.append(f"{lock} = Lock()")
-    if any("async with sem:" in line for line in _stmt_lines(program)):
+    lines = _stmt_lines(program)
+    if any("async with sem:" in line for line in lines):
         p.lines.append(f"sem = Semaphore({program.semaphore_value})")
+    if any("async with limiter:" in line for line in lines):
+        p.lines.append(f"limiter = CapacityLimiter({program.limiter_tokens})")
+    if any("async with cv:" in line for line in lines):
+        p.lines.append("cv = Condition()")
     p.lines.append("")
     p.lines.append("async def main():")
     p.lines.append(f"{_IND}with CancelScope(deadline={WATCHDOG:g}):  # watchdog")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from .backends import PIKE, Backend
-from .compare import Stats, check
+from .compare import MAX_SAMPLES, Stats, check
 from .generate import DEFAULT_FEATURES, Features, programs
 from .minimise import minimise
 from .program import Program, walk
@@ -24,6 +24,7 @@ def fuzz(
     derandomize: bool = False,
     subject: Backend = PIKE,
     shrink: bool = True,
+    max_samples: int = MAX_SAMPLES,
 ) -> Program | None:
     """Run up to ``examples`` programs; return the minimal failing one, or None."""
     failing: list[Program] = []
@@ -40,7 +41,7 @@ def fuzz(
     )
     @given(programs(features))
     def differential(program: Program) -> None:
-        if not check(program, stats, subject=subject).ok:
+        if not check(program, stats, subject=subject, max_samples=max_samples).ok:
             failing.append(program)
             raise AssertionError("pike differs from trio")
 
@@ -55,4 +56,6 @@ def fuzz(
     smallest = min(failing, key=lambda p: sum(1 for _ in walk(p.body)))
     if not shrink:
         return smallest
-    return minimise(smallest, lambda p: not check(p, subject=subject).ok)
+    return minimise(
+        smallest, lambda p: not check(p, subject=subject, max_samples=max_samples).ok
+    )
