@@ -16,6 +16,11 @@ T = TypeVar("T")
 #: on libuv in Cython, rloop in Rust): the fastest asyncio loops users pick.
 ANYIO_BACKENDS: tuple[str, ...] = ("pike", "asyncio", "uvloop", "rloop", "trio")
 
+#: Not a backend users run: the cheapest scheduler anyio's checkpoint can
+#: dispatch to (see ``floor.py``); only the checkpoint workload runs on it.
+FLOOR = "floor"
+FLOOR_WORKLOADS = ("checkpoint",)
+
 #: Backends with a trio-shaped native API (``mod.run``, ``mod.open_nursery`` …).
 NATIVE_BACKENDS: tuple[str, ...] = ("pike", "trio")
 
@@ -44,7 +49,7 @@ def anyio_run_kwargs(backend: str) -> dict[str, Any]:
         import rloop
 
         return {"backend": "asyncio", "backend_options": {"loop_factory": rloop.new_event_loop}}
-    if backend in ("asyncio", "trio", "pike"):
+    if backend in ("asyncio", "trio", "pike", FLOOR):
         return {"backend": backend}
     raise ValueError(f"unknown backend {backend!r}; known: {', '.join(ANYIO_BACKENDS)}")
 
@@ -71,6 +76,10 @@ def run_anyio(backend: str, func: Callable[..., Awaitable[T]], *args: Any) -> T:
 
     if backend == "pike":
         _register_pike()
+    elif backend == FLOOR:
+        from benchmarks.floor import register
+
+        register()
 
     return anyio.run(func, *args, **anyio_run_kwargs(backend))
 

@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.backends import ANYIO_BACKENDS, NATIVE_BACKENDS, SUBJECT, canonical
+from benchmarks.backends import (
+    ANYIO_BACKENDS,
+    FLOOR,
+    FLOOR_WORKLOADS,
+    NATIVE_BACKENDS,
+    SUBJECT,
+    canonical,
+)
 from benchmarks.native import NATIVE_WORKLOADS
 from benchmarks.worker import RESULT_PREFIX
 from benchmarks.workloads import WORKLOADS
@@ -289,7 +296,9 @@ def main(argv: list[str]) -> int:
             shift = rnd % len(order)
             order = order[shift:] + order[:shift]
             for job in jobs:
-                for backend in order:
+                # The floor rides along with the workloads it can run (see floor.py).
+                floor = [FLOOR] if suite == "anyio" and job.workload in FLOOR_WORKLOADS else []
+                for backend in [*order, *floor]:
                     run = run_job(job, backend, rnd + 1, opts)
                     load_samples.append(os.getloadavg()[0])
                     runs.setdefault((suite, job.workload), []).append(run)

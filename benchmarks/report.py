@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from benchmarks.orchestrator import Job, Run
 
+from benchmarks.backends import FLOOR
+
 ROOT = Path(__file__).resolve().parent.parent
 BACKEND_LABELS = {"uvloop": "asyncio+uvloop", "rloop": "asyncio+rloop"}
 
@@ -106,7 +108,19 @@ def summarise(
             workloads[job.workload] = {"unit": job.unit, "what": job.what, "size": job.size,
                                        "backends": per_backend, "ratios": ratios,
                                        "ratios_per_round": round_ratios}
+        floor: dict[str, Any] = {}
+        for job in jobs:
+            floor_runs = [r for r in runs.get((suite, job.workload), []) if r.backend == FLOOR]
+            floor_rate = _median([r.rate for r in floor_runs if r.ok])
+            if floor_runs and not floor_rate:
+                floor[job.workload] = {"median": None, "subject_share": None,
+                                       "error": floor_runs[0].error}
+            elif floor_rate:
+                subject_rate = workloads[job.workload]["backends"].get(subject, {}).get("median")
+                floor[job.workload] = {"median": floor_rate, "subject_share": (
+                    subject_rate / floor_rate if subject_rate else None)}
         out[suite] = {
+            "floor": floor,
             "backends": backends,
             "subject": subject if has_subject else None,
             "workloads": workloads,
@@ -205,6 +219,15 @@ def render_tables(results: dict[str, Any], meta: dict[str, Any]) -> str:
                        f"{meta['cpus']} CPUs - other work was running; treat ratios with "
                        "care\n" + heading)
         parts.append(f"{heading}\n{_table(header, rows)}")
+        for name, fl in data.get("floor", {}).items():
+            share = fl["subject_share"]
+            if fl.get("error"):
+                parts[-1] += f"\n(floor: {name} FAILED: {fl['error']})"
+                continue
+            parts[-1] += (f"\n(floor: {name} on a bare coroutine trampoline through anyio's "
+                          f"dispatch, see floor.py: {_fmt_rate(fl['median'])} "
+                          f"{data['workloads'][name]['unit']}"
+                          + (f"; {data['subject']} reaches {share:.0%} of it)" if share else ")"))
         gaps = sorted({f"{BACKEND_LABELS.get(b, b)}: {e['unsupported']}"
                        for wl in data["workloads"].values()
                        for b, e in wl["backends"].items() if e.get("unsupported")})
