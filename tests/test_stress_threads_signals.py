@@ -1,0 +1,31 @@
+"""CI mode of stress.threads_signals: each scenario once, each its own test."""
+
+from __future__ import annotations
+
+import pytest
+
+from stress.threads_signals import SCENARIOS
+
+# Scenarios that reproduce open defects. They run (XPASS once fixed: then drop the mark)
+# but do not gate CI until the fix is on main.
+KNOWN_DEFECTS = {
+    "race_end": "issue 9 defect 0e: from_thread.run racing the end of the run raises "
+    "RuntimeError('the run is shutting down; no new system tasks') instead of "
+    "RunFinishedError",
+    "sigint_stuck_cleanup": "found by this suite, reported to the lead: SIGINT only cancels "
+    "the root scope, so a shielded cleanup that blocks is not interrupted by further SIGINTs "
+    "and the process must be killed; trio raises KeyboardInterrupt into the shielded wait",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_DEFECTS[name], strict=False))
+        if name in KNOWN_DEFECTS
+        else name
+        for name in SCENARIOS
+    ],
+)
+def test_threads_signals_scenario(name: str) -> None:
+    print(SCENARIOS[name]())
