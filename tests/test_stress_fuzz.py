@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import pike
+import pike.lowlevel
 import pike.testing
 from pike._kernel import _cancel, _parking
 from stress.fuzz import interpreter
@@ -24,6 +25,7 @@ from stress.fuzz.compare import Stats, check
 from stress.fuzz.interpreter import Boom, describe, observe
 from stress.fuzz.program import (
     Cancel,
+    Checkpoint,
     Nursery,
     Program,
     Raise,
@@ -47,6 +49,7 @@ def test_pike_matches_trio_on_generated_programs(capsys: pytest.CaptureFixture[s
     if failure is not None:
         pytest.fail(check(failure).report(), pytrace=False)
     assert stats.programs >= CI_EXAMPLES
+    assert stats.trio_violations == 0, "the cancellation oracle flags trio: its rule is wrong"
     # The generator must keep producing varied, concurrent programs, or the test
     # passes while testing little.
     assert len(stats.shapes) >= CI_EXAMPLES // 3
@@ -257,3 +260,29 @@ def test_a_hanging_run_is_reported_not_waited_for(monkeypatch: pytest.MonkeyPatc
     obs = observe(frozen, Program((Sleep(1),)))
     assert obs.outcome.startswith("HUNG"), obs
     assert obs.outcome != observe(PIKE, Program((Sleep(1),))).outcome
+
+
+def test_oracle_catches_a_checkpoint_that_checks_before_it_yields() -> None:
+    """A checkpoint must raise if its scope was cancelled while it yielded; per-task
+    traces alone cannot always tell (the canceller may just have been slower), so the
+    interpreter's cancellation rule does."""
+    program = Program(
+        (
+            Nursery(
+                (
+                    Spawn("t1", (Sleep(1), Cancel("c0"))),
+                    Scope("c0", (Sleep(1), Checkpoint())),
+                )
+            ),
+        )
+    )
+    assert check(program).ok
+
+    async def check_then_yield() -> None:
+        await pike.lowlevel.checkpoint_if_cancelled()
+        await pike.lowlevel.cancel_shielded_checkpoint()
+
+    verdict = check(program, subject=replace(PIKE, checkpoint=check_then_yield))
+    assert not verdict.ok
+    assert verdict.pike.violations(), verdict.report()
+    assert "VIOLATION" in verdict.report()

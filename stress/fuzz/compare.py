@@ -32,14 +32,15 @@ class Stats:
     failures: int = 0
     pike_runs: int = 0
     trio_runs: int = 0
-    statements: int = 0
+    trio_violations: int = 0  # must stay 0, or the oracle's rule is wrong
 
     def summary(self) -> str:
         return (
             f"programs run: {self.programs}, distinct shapes: {len(self.shapes)}, "
             f"racy (trio's own samples differ): {self.racy}, "
             f"needed extra trio samples: {self.escalated}, failures: {self.failures}, "
-            f"runs: pike {self.pike_runs}, trio {self.trio_runs}"
+            f"runs: pike {self.pike_runs}, trio {self.trio_runs}, "
+            f"oracle breaches on trio: {self.trio_violations}"
         )
 
 
@@ -52,7 +53,7 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.pike in self.trio
+        return self.pike in self.trio and not self.pike.violations()
 
     def report(self) -> str:
         closest = max(self.trio, key=lambda obs: _similarity(self.pike, obs))
@@ -61,9 +62,14 @@ class Verdict:
             for task in sorted({t for t, _ in self.pike.traces} | {t for t, _ in closest.traces})
             if self.pike.trace_of(task) != closest.trace_of(task)
         ]
+        headline = (
+            "pike broke the cancellation rule (VIOLATION below)."
+            if self.pike.violations()
+            else "pike's observation is not one trio produced "
+            f"({self.samples} trio runs, {len(self.trio)} distinct observations)."
+        )
         parts = [
-            "pike's observation is not one trio produced "
-            f"({self.samples} trio runs, {len(self.trio)} distinct observations).",
+            headline,
             "",
             "Program:",
             render(self.program),
@@ -120,4 +126,5 @@ def check(
         stats.failures += not verdict.ok
         stats.pike_runs += 1
         stats.trio_runs += samples
+        stats.trio_violations += sum(1 for obs in seen if obs.violations())
     return verdict

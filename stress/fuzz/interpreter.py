@@ -116,14 +116,44 @@ class Observation:
     def trace_of(self, task: str) -> Trace:
         return dict(self.traces).get(task, ())
 
+    def violations(self) -> list[str]:
+        return [what for _, trace in self.traces for _, what in trace if "VIOLATION" in what]
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """Where a statement runs: its task, the nursery it may spawn into (with that
+    nursery's scope chain, which the nursery's children run under), and the cancel
+    scopes it is inside, outermost first."""
+
+    task: str
+    nursery: Any
+    nursery_chain: tuple[Any, ...]
+    chain: tuple[Any, ...]
+
+    def inside(self, scope: Any) -> _Ctx:
+        return _Ctx(self.task, self.nursery, self.nursery_chain, (*self.chain, scope))
+
 
 class Interpreter:
+    """Runs one program on one backend; ``observe()`` returns what it saw.
+
+    Besides the traces, it checks one rule itself on every backend (an oracle for
+    what per-task traces cannot see, the order between tasks): a checkpoint or sleep
+    that returns normally must not be inside a scope that was explicitly cancelled
+    (``cancel()``, not a deadline: trio applies deadlines a loop pass late) unless a
+    shield lies in between. A breach is logged as a ``VIOLATION`` event, which trio
+    never logs, so it shows up as a difference.
+    """
+
     def __init__(self, backend: Backend, program: Program) -> None:
         self.api = backend
         self.program = program
         self.labels = labels(program.body)
         self.traces: dict[str, list[tuple[float, str]]] = {}
         self.hung = False
+        # Keeps the scopes alive too, so that an id() is never reused for another.
+        self.explicitly_cancelled: dict[int, Any] = {}
 
     # -- the run ----------------------------------------------------------------
 
@@ -162,7 +192,7 @@ class Interpreter:
         guard.start()
         try:
             with self.watchdog:
-                await self._task("main", self.program.body, (), None)
+                await self._task(_Ctx("main", None, (), (self.watchdog,)), self.program.body, ())
         finally:
             guard.cancel()
             if self.watchdog.cancelled_caught:
@@ -188,41 +218,59 @@ class Interpreter:
         if self.api.jitter is not None:
             await self.api.jitter()
 
-    async def _task(self, task: str, body: Block, path: Path, nursery: Any) -> None:
-        self.log(task, "begin")
+    async def _task(self, ctx: _Ctx, body: Block, path: Path) -> None:
+        self.log(ctx.task, "begin")
         try:
             await self._jitter()
-            await self._block(task, body, path, nursery)
+            await self._block(ctx, body, path)
         except BaseException as exc:
-            self.log(task, "end: " + describe(exc, self.api))
+            self.log(ctx.task, "end: " + describe(exc, self.api))
             raise
-        self.log(task, "end")
+        self.log(ctx.task, "end")
 
     async def _started_task(
-        self, stmt: Start, path: Path, nursery: Any, *, task_status: Any
+        self, stmt: Start, path: Path, caller: _Ctx, *, task_status: Any
     ) -> None:
         task = stmt.task
+        # Until started() the task runs under the caller's scopes, then under the
+        # nursery's (if it stays put because the caller is cancelled, it is cancelled
+        # anyway, so using the nursery's chain can only miss a breach, not invent one).
+        before = _Ctx(task, caller.nursery, caller.nursery_chain, caller.chain)
+        after = _Ctx(task, caller.nursery, caller.nursery_chain, caller.nursery_chain)
         self.log(task, "begin")
         try:
             await self._jitter()
-            await self._block(task, stmt.pre, (*path, 0), nursery)
+            await self._block(before, stmt.pre, (*path, 0))
             if stmt.calls_started:
                 task_status.started(task)
                 self.log(task, "called started()")
-            await self._block(task, stmt.post, (*path, 1), nursery)
+            await self._block(after, stmt.post, (*path, 1))
         except BaseException as exc:
             self.log(task, "end: " + describe(exc, self.api))
             raise
         self.log(task, "end")
 
-    async def _block(self, task: str, block: Block, path: Path, nursery: Any) -> None:
+    async def _block(self, ctx: _Ctx, block: Block, path: Path) -> None:
         for i, stmt in enumerate(block):
-            await self._stmt(task, stmt, (*path, i), nursery)
+            await self._stmt(ctx, stmt, (*path, i))
+
+    def _cancel(self, scope: Any) -> None:
+        self.explicitly_cancelled[id(scope)] = scope
+        scope.cancel()
+
+    def _check_not_cancelled(self, ctx: _Ctx, n: str) -> None:
+        for scope in reversed(ctx.chain):
+            if self.explicitly_cancelled.get(id(scope)) is scope:
+                self.log(ctx.task, f"{n} VIOLATION: returned normally in a cancelled scope")
+                return
+            if scope.shield:
+                return
 
     # -- statements -------------------------------------------------------------
 
-    async def _stmt(self, task: str, stmt: Stmt, path: Path, nursery: Any) -> None:
+    async def _stmt(self, ctx: _Ctx, stmt: Stmt, path: Path) -> None:
         api = self.api
+        task, nursery = ctx.task, ctx.nursery
         n = f"#{self.labels[path]}"
         body = (*path, 0)
         if isinstance(
@@ -233,12 +281,15 @@ class Interpreter:
         if isinstance(stmt, Sleep):
             await api.sleep(stmt.seconds)
             self.log(task, f"{n} slept")
+            self._check_not_cancelled(ctx, n)
         elif isinstance(stmt, Checkpoint):
             await api.checkpoint()
             self.log(task, f"{n} checkpoint")
+            self._check_not_cancelled(ctx, n)
         elif isinstance(stmt, CheckpointIfCancelled):
             await api.checkpoint_if_cancelled()
             self.log(task, f"{n} not cancelled")
+            self._check_not_cancelled(ctx, n)
         elif isinstance(stmt, ReadEffectiveDeadline):
             deadline = api.current_effective_deadline()
             self.log(task, f"{n} effective deadline {deadline:g}")
@@ -247,29 +298,31 @@ class Interpreter:
             raise Boom(stmt.tag)
         elif isinstance(stmt, Nursery):
             async with api.open_nursery() as inner:
-                await self._block(task, stmt.body, body, inner)
+                chain = (*ctx.chain, inner.cancel_scope)
+                await self._block(_Ctx(task, inner, chain, chain), stmt.body, body)
                 await self._jitter()
             self.log(task, f"{n} nursery exited")
         elif isinstance(stmt, Spawn):
-            nursery.start_soon(self._task, stmt.task, stmt.body, body, nursery)
+            child = _Ctx(stmt.task, nursery, ctx.nursery_chain, ctx.nursery_chain)
+            nursery.start_soon(self._task, child, stmt.body, body)
             self.log(task, f"{n} spawned {stmt.task}")
         elif isinstance(stmt, Start):
-            value = await nursery.start(self._started_task, stmt, path, nursery)
+            value = await nursery.start(self._started_task, stmt, path, ctx)
             self.log(task, f"{n} start() returned {value}")
         elif isinstance(stmt, Scope):
             scope = self.scopes[stmt.scope]
             with scope:
-                await self._block(task, stmt.body, body, nursery)
+                await self._block(ctx.inside(scope), stmt.body, body)
             self.log(task, f"{n} scope exited, cancelled_caught={scope.cancelled_caught}")
         elif isinstance(stmt, FailAfter):
-            with api.fail_after(stmt.seconds):
-                await self._block(task, stmt.body, body, nursery)
+            with api.fail_after(stmt.seconds) as scope:
+                await self._block(ctx.inside(scope), stmt.body, body)
             self.log(task, f"{n} fail_after exited")
         elif isinstance(stmt, Cancel):
-            self.scopes[stmt.scope].cancel()
+            self._cancel(self.scopes[stmt.scope])
             self.log(task, f"{n} cancelled {stmt.scope}")
         elif isinstance(stmt, CancelNursery):
-            nursery.cancel_scope.cancel()
+            self._cancel(nursery.cancel_scope)
             self.log(task, f"{n} cancelled its nursery")
         elif isinstance(stmt, SetDeadline):
             self.scopes[stmt.scope].deadline = api.current_time() + stmt.offset
@@ -289,17 +342,17 @@ class Interpreter:
         elif isinstance(stmt, WithLock):
             async with self.locks[stmt.lock]:
                 self.log(task, f"{n} acquired {stmt.lock}")
-                await self._block(task, stmt.body, body, nursery)
+                await self._block(ctx, stmt.body, body)
             self.log(task, f"{n} released {stmt.lock}")
         elif isinstance(stmt, WithSemaphore):
             async with self.semaphore:
                 self.log(task, f"{n} acquired semaphore")
-                await self._block(task, stmt.body, body, nursery)
+                await self._block(ctx, stmt.body, body)
             self.log(task, f"{n} released semaphore")
         elif isinstance(stmt, WithLimiter):
             async with self.limiter:
                 self.log(task, f"{n} borrowed a token")
-                await self._block(task, stmt.body, body, nursery)
+                await self._block(ctx, stmt.body, body)
             self.log(task, f"{n} returned the token")
         elif isinstance(stmt, ConditionWait):
             async with self.condition:
@@ -313,23 +366,24 @@ class Interpreter:
                     self.condition.notify()
                 self.log(task, f"{n} notified cv")
         elif isinstance(stmt, TryFinally):
-            await self._try_finally(task, stmt, path, nursery)
+            await self._try_finally(ctx, stmt, path)
         elif isinstance(stmt, TryExcept):
-            await self._try_except(task, stmt, path, nursery)
+            await self._try_except(ctx, stmt, path)
         elif isinstance(stmt, Observe):
             try:
-                await self._block(task, stmt.body, body, nursery)
+                await self._block(ctx, stmt.body, body)
             except BaseException as exc:
                 self.log(task, f"{n} saw {describe(exc, api)}")
                 raise
         else:
             raise AssertionError(f"unknown statement {stmt!r}")
 
-    async def _try_finally(self, task: str, stmt: TryFinally, path: Path, nursery: Any) -> None:
+    async def _try_finally(self, ctx: _Ctx, stmt: TryFinally, path: Path) -> None:
         n = f"#{self.labels[path]}"
+        task = ctx.task
         in_flight: BaseException | None = None
         try:
-            await self._block(task, stmt.body, (*path, 0), nursery)
+            await self._block(ctx, stmt.body, (*path, 0))
         except BaseException as exc:
             in_flight = exc
             raise
@@ -337,25 +391,26 @@ class Interpreter:
             self.log(task, f"{n} finally, in flight: {describe(in_flight, self.api)}")
             del in_flight
             if stmt.shield_deadline is None:
-                await self._block(task, stmt.cleanup, (*path, 1), nursery)
+                await self._block(ctx, stmt.cleanup, (*path, 1))
             else:
                 with self.api.CancelScope(
                     shield=True, relative_deadline=float(stmt.shield_deadline)
                 ) as shield:
-                    await self._block(task, stmt.cleanup, (*path, 1), nursery)
+                    await self._block(ctx.inside(shield), stmt.cleanup, (*path, 1))
                 caught = shield.cancelled_caught
                 self.log(task, f"{n} shielded cleanup done, cancelled_caught={caught}")
 
-    async def _try_except(self, task: str, stmt: TryExcept, path: Path, nursery: Any) -> None:
+    async def _try_except(self, ctx: _Ctx, stmt: TryExcept, path: Path) -> None:
         n = f"#{self.labels[path]}"
+        task = ctx.task
         if stmt.star:
             try:
-                await self._block(task, stmt.body, (*path, 0), nursery)
+                await self._block(ctx, stmt.body, (*path, 0))
             except* Boom as group:
                 self.log(task, f"{n} except* caught {describe(group, self.api)}")
         else:
             try:
-                await self._block(task, stmt.body, (*path, 0), nursery)
+                await self._block(ctx, stmt.body, (*path, 0))
             except Boom as exc:
                 self.log(task, f"{n} except caught {describe(exc, self.api)}")
 
