@@ -78,6 +78,9 @@ def _edits_of_block(block: Block) -> Iterator[Block]:
                              Observe, TryExcept, TryFinally)):
             for sub in inner:
                 yield (*before, *sub, *after)
+        if isinstance(stmt, (Spawn, Start)):
+            # Run the task's code in the spawner instead: one task fewer.
+            yield (*before, *(code for sub in inner for code in sub), *after)
         for edited in _edits_of_stmt(stmt):
             yield (*before, edited, *after)
         for j, sub in enumerate(inner):

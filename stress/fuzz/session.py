@@ -35,6 +35,8 @@ def fuzz(
         database=None,
         derandomize=derandomize,
         phases=[Phase.generate, Phase.shrink] if shrink else [Phase.generate],
+        # Programs are nested structures drawn from many choices, so hypothesis' size
+        # and speed health checks fire on healthy runs; max_examples bounds the work.
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
         print_blob=False,
