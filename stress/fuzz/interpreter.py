@@ -325,7 +325,10 @@ class Interpreter:
             self._cancel(nursery.cancel_scope)
             self.log(task, f"{n} cancelled its nursery")
         elif isinstance(stmt, SetDeadline):
-            self.scopes[stmt.scope].deadline = api.current_time() + stmt.offset
+            if stmt.relative:
+                self.scopes[stmt.scope].relative_deadline = float(stmt.offset)
+            else:
+                self.scopes[stmt.scope].deadline = api.current_time() + stmt.offset
             self.log(task, f"{n} set deadline")
         elif isinstance(stmt, SetShield):
             self.scopes[stmt.scope].shield = stmt.shield

@@ -104,10 +104,14 @@ class CancelNursery:
 
 @dataclass(frozen=True)
 class SetDeadline:
-    """``scope.deadline = current_time() + offset``; a negative offset is in the past."""
+    """``scope.deadline = current_time() + offset``; a negative offset is in the past.
+
+    With ``relative``: ``scope.relative_deadline = offset`` (offset >= 0).
+    """
 
     scope: str
     offset: int
+    relative: bool = False
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,10 @@ class _Printer:
         elif isinstance(s, CancelNursery):
             self.emit(d, f"{nursery}.cancel_scope.cancel()", path)
         elif isinstance(s, SetDeadline):
-            self.emit(d, f"{s.scope}.deadline = current_time() + {s.offset}", path)
+            if s.relative:
+                self.emit(d, f"{s.scope}.relative_deadline = {s.offset}", path)
+            else:
+                self.emit(d, f"{s.scope}.deadline = current_time() + {s.offset}", path)
         elif isinstance(s, SetShield):
             self.emit(d, f"{s.scope}.shield = {s.shield}", path)
         elif isinstance(s, ReadCancelCalled):
