@@ -18,7 +18,7 @@ import pytest
 import pike
 import pike.lowlevel
 import pike.testing
-from pike._kernel import _cancel, _parking
+from pike._kernel import _cancel
 from stress.fuzz import interpreter
 from stress.fuzz.backends import PIKE, TrioSchedule, trio_backend
 from stress.fuzz.compare import Stats, check
@@ -30,6 +30,7 @@ from stress.fuzz.program import (
     Program,
     Raise,
     Scope,
+    SetDeadline,
     SetShield,
     Sleep,
     Spawn,
@@ -110,11 +111,30 @@ def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
         setattr(obj, name, saved)
 
 
-def _lifo_unpark(self: Any, count: float) -> Iterator[Any]:
-    while count > 0 and self._parked:
-        task, _ = self._parked.popitem(last=True)
-        count -= 1
-        yield task
+class _HandOffLock:
+    """A lock built on pike's public API that hands itself to the oldest waiter, or
+    (broken, ``newest_first``) to the newest: the same code either way, so a
+    difference the fuzzer reports can only come from the order."""
+
+    def __init__(self, newest_first: bool) -> None:
+        self._newest_first = newest_first
+        self._held = False
+        self._waiters: list[pike.Event] = []
+
+    async def __aenter__(self) -> None:
+        if not self._held:
+            self._held = True
+            await pike.lowlevel.cancel_shielded_checkpoint()
+            return
+        wake = pike.Event()
+        self._waiters.append(wake)
+        await wake.wait()  # the programs below never cancel a waiter
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._waiters:
+            self._waiters.pop(-1 if self._newest_first else 0).set()
+        else:
+            self._held = False
 
 
 def test_catches_a_lock_that_serves_waiters_newest_first() -> None:
@@ -134,18 +154,10 @@ def test_catches_a_lock_that_serves_waiters_newest_first() -> None:
         )
     )
     assert check(program).ok
-    lot = _parking.ParkingLot
-
-    def unpark_one(self: Any, value: Any = None) -> Any:
-        task = next(_lifo_unpark(self, 1), None)
-        if task is not None:
-            pike._kernel._state.runner().reschedule(task, value)
-        return task
-
-    with _patched(lot, "unpark_one", unpark_one), _patched(lot, "_pop", _lifo_unpark):
-        verdict = check(program)
+    assert check(program, subject=replace(PIKE, Lock=lambda: _HandOffLock(False))).ok
+    verdict = check(program, subject=replace(PIKE, Lock=lambda: _HandOffLock(True)))
     assert not verdict.ok
-    assert "t2" in verdict.report()
+    assert (3.0, "#11 acquired l0") in verdict.pike.trace_of("t3"), verdict.report()
 
 
 def test_catches_a_shield_change_that_does_not_wake_the_task() -> None:
@@ -168,7 +180,10 @@ def test_catches_a_shield_change_that_does_not_wake_the_task() -> None:
         self._shield = value
 
     with _patched(_cancel.CancelScope, "shield", property(shield.fget, set_without_recompute)):
-        assert not check(program).ok
+        verdict = check(program)
+    assert not verdict.ok
+    # The broken pike ran the program (no crash in the patch): t1 slept its 5 s through.
+    assert (5.0, "#5 slept") in verdict.pike.trace_of("t1"), verdict.report()
 
 
 @pytest.mark.parametrize(
@@ -196,7 +211,11 @@ def test_generated_programs_find_a_deadline_change_that_is_ignored() -> None:
         self._deadline = value
 
     stats = Stats()
+    # c0's deadline moves from 5 to 1 before the sleep: trio cancels at 1; the broken
+    # pike sleeps until 3 (checks that the patch runs, not crashes).
+    program = Program((Scope("c0", (SetDeadline("c0", 1), Sleep(3)), 5),))
     with _patched(_cancel.CancelScope, "deadline", property(deadline.fget, set_without_timer)):
+        assert (3.0, "#3 slept") in observe(PIKE, program).trace_of("main")
         failure = fuzz(1000, stats, derandomize=True, shrink=False)
     assert failure is not None, f"no difference found: {stats.summary()}"
 
