@@ -111,6 +111,26 @@ async def many_tasks_sleep0(mod: Any, n: int) -> float:
     return n * SLEEPS_PER_TASK
 
 
+async def memory_channel_pingpong(mod: Any, n: int) -> float:
+    """The native twin of ``memory_stream``: an unbuffered memory channel, so
+    every send is a rendezvous of producer and consumer."""
+    send, receive = mod.open_memory_channel(0)
+
+    async def producer() -> None:
+        async with send:
+            for i in range(n):
+                await send.send(i)
+
+    received = 0
+    async with mod.open_nursery() as nursery:
+        nursery.start_soon(producer)
+        async with receive:
+            async for _ in receive:
+                received += 1
+    assert received == n, (received, n)
+    return n
+
+
 NATIVE_WORKLOADS: dict[str, NativeWorkload] = {
     w.name: w
     for w in (
@@ -126,5 +146,7 @@ NATIVE_WORKLOADS: dict[str, NativeWorkload] = {
                        "two tasks waking each other with Events"),
         NativeWorkload("sleep0_tasks", many_tasks_sleep0, 3000, 20, "sleeps/s",
                        "waves of 1000 tasks x 100 sleep(0)"),
+        NativeWorkload("memory_channel", memory_channel_pingpong, 50_000, 200, "items/s",
+                       "unbuffered open_memory_channel, producer to consumer"),
     )
 }

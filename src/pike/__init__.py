@@ -5,6 +5,12 @@ Linux); tasks live in nurseries, cancellation flows through cancel scopes.
 """
 
 from . import from_thread, lowlevel, socket, testing, to_thread
+from ._channel import (
+    MemoryChannelStatistics,
+    MemoryReceiveChannel,
+    MemorySendChannel,
+    open_memory_channel,
+)
 from ._cross_thread_event import CrossThreadEvent
 from ._highlevel_open import open_tcp_stream, open_unix_socket
 from ._highlevel_serve import open_tcp_listeners, serve_listeners, serve_tcp
@@ -47,6 +53,10 @@ from ._sync import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "MemoryChannelStatistics",
+    "MemoryReceiveChannel",
+    "MemorySendChannel",
+    "open_memory_channel",
     "run_process",
     "open_signal_receiver",
     "CrossThreadEvent",
