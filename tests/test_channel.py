@@ -366,12 +366,11 @@ def test_many_producers_and_consumers_with_clones() -> None:
                 async for value in handle:
                     total.append(value)
 
-        async with pike.open_nursery() as nursery:
-            async with send, receive:
-                for k in range(4):
-                    nursery.start_soon(producer, send.clone(), k * 1000)
-                for _ in range(3):
-                    nursery.start_soon(consumer, receive.clone())
+        async with pike.open_nursery() as nursery, send, receive:
+            for k in range(4):
+                nursery.start_soon(producer, send.clone(), k * 1000)
+            for _ in range(3):
+                nursery.start_soon(consumer, receive.clone())
         assert sorted(total) == sorted(k * 1000 + i for k in range(4) for i in range(100))
 
     pike.run(main)
