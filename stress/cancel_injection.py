@@ -13,8 +13,8 @@ The trigger uses only public API: every task of the program is spawned through
 why the program runs its own accept loop rather than ``serve_tcp`` (whose handler tasks
 pike spawns itself).
 
-``python -m stress cancel_injection [--long]``: the long mode runs a bigger program, on
-every notifier, and through anyio.
+``python -m stress cancel_injection [--long]``: the long mode runs three bigger
+program shapes, on every notifier and through anyio.
 """
 
 from __future__ import annotations
@@ -93,7 +93,11 @@ class Shape:
 
 
 CI_SHAPE = Shape(clients=4, messages=3, size=20_000)
-LONG_SHAPE = Shape(clients=6, messages=4, size=70_000)
+LONG_SHAPES = (
+    Shape(clients=6, messages=4, size=70_000),
+    Shape(clients=16, messages=2, size=1_000),
+    Shape(clients=2, messages=8, size=300_000),
+)
 
 
 def _message(client: int, index: int, size: int) -> bytes:
@@ -348,13 +352,16 @@ def sweep(flavour: str, shape: Shape, notifier: str | None = None, stride: int =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stress cancel_injection")
-    parser.add_argument("--long", action="store_true", help="bigger program, every notifier")
+    parser.add_argument("--long", action="store_true", help="bigger programs, every notifier")
     args = parser.parse_args(argv)
     if args.long:
         from pike._notifier import available_notifiers
 
-        plans = [("pike", LONG_SHAPE, n) for n in available_notifiers()] + [
-            ("anyio", LONG_SHAPE, None)
+        plans = [
+            (flavour, shape, notifier)
+            for shape in LONG_SHAPES
+            for flavour, notifier in [("pike", n) for n in available_notifiers()]
+            + [("anyio", None)]
         ]
     else:
         plans = [("pike", CI_SHAPE, None), ("anyio", CI_SHAPE, None)]
