@@ -1,12 +1,12 @@
 """Cancellation injection: cancel a realistic program at its k-th checkpoint, for every k.
 
 The program is a TCP echo server on loopback with clients that verify every byte, a
-``Lock`` around shared counters, an Event-based queue (a memory object stream under
-anyio) and a ``to_thread`` call. A dry run counts its checkpoints (every trap a task
-yields to the kernel); then for each k the run is repeated with the program's outer
-cancel scope cancelled just before the k-th trap reaches the kernel. Each run must end
-cleanly (``run`` returns, the scope absorbs the cancellation), leave no fd or thread
-behind and produce no unraisable exception or ResourceWarning.
+``Lock`` around shared counters, a memory channel feeding an Event-based queue (a memory
+object stream under anyio) and a ``to_thread`` call. A dry run counts its checkpoints
+(every trap a task yields to the kernel); then for each k the run is repeated with the
+program's outer cancel scope cancelled just before the k-th trap reaches the kernel.
+Each run must end cleanly (``run`` returns, the scope absorbs the cancellation), leave
+no fd or thread behind and produce no unraisable exception or ResourceWarning.
 
 The trigger uses only public API: every task of the program is spawned through
 ``Injector.wrap``, which drives the task's coroutine and counts what it yields. That is
@@ -158,25 +158,32 @@ async def _pike_program(inj: Injector, shape: Shape, out: Outcome) -> None:
             stream = await listener.accept()
             nursery.start_soon(inj.wrap(handler), stream)
 
-    async def client(port: int, index: int) -> None:
-        sent = []
-        async with await pike.open_tcp_stream("127.0.0.1", port) as stream:
-            for i in range(shape.messages):
-                message = _message(index, i, shape.size)
-                await stream.send_all(message)
-                got = b""
-                while len(got) < len(message):
-                    chunk = await stream.receive_some(65536)
-                    if not chunk:
-                        raise AssertionError("server closed early")
-                    got += chunk
-                if got != message:
-                    raise AssertionError(f"client {index}: echo differs from message {i}")
-                sent.append(got)
-        digest = await pike.to_thread.run_sync(lambda: hashlib.sha256(b"".join(sent)).hexdigest())
-        await queue.put((index, digest))
+    async def client(port: int, index: int, send: pike.MemorySendChannel[Any]) -> None:
+        async with send:
+            sent = []
+            async with await pike.open_tcp_stream("127.0.0.1", port) as stream:
+                for i in range(shape.messages):
+                    message = _message(index, i, shape.size)
+                    await stream.send_all(message)
+                    got = b""
+                    while len(got) < len(message):
+                        chunk = await stream.receive_some(65536)
+                        if not chunk:
+                            raise AssertionError("server closed early")
+                        got += chunk
+                    if got != message:
+                        raise AssertionError(f"client {index}: echo differs from message {i}")
+                    sent.append(got)
+            data = b"".join(sent)
+            digest = await pike.to_thread.run_sync(lambda: hashlib.sha256(data).hexdigest())
+            await send.send((index, digest))
 
-    async def consumer() -> None:
+    async def forwarder(receive: pike.MemoryReceiveChannel[Any]) -> None:
+        async with receive:
+            async for item in receive:
+                await queue.put(item)
+
+    async def recorder() -> None:
         for _ in range(shape.clients):
             item = await queue.get()
             async with lock:
@@ -184,14 +191,17 @@ async def _pike_program(inj: Injector, shape: Shape, out: Outcome) -> None:
 
     with pike.CancelScope() as scope:
         inj.scope = scope
+        send, receive = pike.open_memory_channel[Any](1)
         (listener,) = await pike.open_tcp_listeners(0, host="127.0.0.1")
         port = listener.socket.getsockname()[1]
-        async with listener, pike.open_nursery() as server:
+        async with send, listener, pike.open_nursery() as server:
             server.start_soon(inj.wrap(accept_loop), listener, server)
             async with pike.open_nursery() as clients:
                 for index in range(shape.clients):
-                    clients.start_soon(inj.wrap(client), port, index)
-                clients.start_soon(inj.wrap(consumer))
+                    clients.start_soon(inj.wrap(client), port, index, send.clone())
+                clients.start_soon(inj.wrap(forwarder), receive)
+                clients.start_soon(inj.wrap(recorder))
+                await send.aclose()
 
 
 async def _anyio_program(inj: Injector, shape: Shape, out: Outcome) -> None:
