@@ -8,7 +8,7 @@ from typing import Any
 from .._notifier import Notifier, notifier_by_name
 from . import _state
 from ._clock import Clock
-from ._runner import Runner
+from ._runner import STUCK_REPORT_SECONDS, Runner
 from ._spawn_checks import reject_coroutine_object
 
 
@@ -24,22 +24,37 @@ def run(
     clock: Clock | None = None,
     notifier: Notifier | str | None = None,
     debug: bool = False,
+    stuck_report_seconds: float = STUCK_REPORT_SECONDS,
 ) -> Any:
     """Run ``async_fn(*args)`` as the main task of a new run; return its result.
 
     ``notifier`` picks the OS facility ("epoll", "poll", or an instance);
     ``clock`` may be a ``pike.testing.MockClock``. ``debug=True`` records
-    where coroutines were created (for "never awaited" warnings) and warns when
-    tasks keep the loop busy for 0.1 s or more without yielding.
+    where coroutines were created (for "never awaited" warnings), warns when
+    tasks keep the loop busy for 0.1 s or more without yielding, and prints
+    the task tree to stderr when the loop has been idle (no runnable task, no
+    I/O, no callback) for ``stuck_report_seconds``.
     """
     _check_run_args(async_fn)
-    runner = Runner(clock, _make_notifier(notifier), debug)
+    runner = _new_runner(clock, notifier, debug, stuck_report_seconds)
     try:
         runner.begin(async_fn, args)
         runner.drive()
     finally:
         runner.close()
     return runner.outcome()
+
+
+def _new_runner(
+    clock: Clock | None, notifier: Notifier | str | None, debug: bool, stuck_report_seconds: float
+) -> Runner:
+    if isinstance(stuck_report_seconds, bool) or not isinstance(stuck_report_seconds, int | float):
+        raise TypeError("stuck_report_seconds must be a number of seconds")
+    if not stuck_report_seconds > 0:
+        raise ValueError("stuck_report_seconds must be positive")
+    runner = Runner(clock, _make_notifier(notifier), debug)
+    runner.stuck_report_seconds = float(stuck_report_seconds)
+    return runner
 
 
 def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
@@ -62,9 +77,10 @@ class SteppedRun:
         clock: Clock | None = None,
         notifier: Notifier | str | None = None,
         debug: bool = False,
+        stuck_report_seconds: float = STUCK_REPORT_SECONDS,
     ) -> None:
         _check_run_args(async_fn)
-        self._runner = Runner(clock, _make_notifier(notifier), debug)
+        self._runner = _new_runner(clock, notifier, debug, stuck_report_seconds)
         self._runner.begin(async_fn, args)
         self._finished = False
 

@@ -46,6 +46,8 @@ _FunctionType = types.FunctionType
 _CoroutineType = types.CoroutineType
 # debug=True warns when one batch of task steps runs at least this long.
 SLOW_BATCH_SECONDS = 0.1
+# debug=True prints the task tree once the loop has been idle this long (seconds).
+STUCK_REPORT_SECONDS = 10.0
 # While tasks are runnable, poll the notifier at most this often (seconds).
 _POLL_INTERVAL = 0.0002
 _perf_counter = time.perf_counter
@@ -298,7 +300,7 @@ class Runner:
                     timeout = self.autojump_threshold
                     idle = 2
                 self.polling = True
-                events = notifier_wait(timeout)
+                events = self._debug_idle_wait(timeout) if self.debug else notifier_wait(timeout)
                 self.polling = False
                 last_poll = _perf_counter()
             if timers.heap:
@@ -384,6 +386,30 @@ class Runner:
                 RuntimeWarning,
                 stacklevel=1,
             )
+
+    stuck_report_seconds = STUCK_REPORT_SECONDS
+
+    def _debug_idle_wait(self, timeout: float) -> int:
+        """The notifier wait, cut in two so a long quiet spell can be reported.
+
+        If the first ``stuck_report_seconds`` pass with no event, no callback
+        and no signal, the run is idle with tasks parked (a deadlock, or a
+        wait that is not coming): print the task tree, then go on waiting.
+        """
+        patience = self.stuck_report_seconds
+        if timeout <= patience:
+            return self.notifier.wait(timeout)
+        start = _perf_counter()
+        events = self.notifier.wait(patience)
+        waited = _perf_counter() - start
+        if events or self.entries or self.idempotent_entries or self.ki_pending:
+            return events
+        if waited < patience * 0.9:
+            return 0  # woken early (another thread): let the loop look around
+        from .._task_tree import report_stuck
+
+        report_stuck(self, patience)
+        return self.notifier.wait(timeout - waited)
 
     def _run_entries(self) -> None:
         entries = self.entries
