@@ -20,9 +20,17 @@ from ._kernel._traps import (
     wait_task_rescheduled,
 )
 from ._lowlevel_io import current_notifier, notify_closing, wait_readable, wait_writable
+from ._statistics import IOStatistics, RunStatistics, current_statistics
 from ._subprocess import Process, open_process
+from ._task_tree import dump_task_tree_on, format_task_tree, print_task_tree
 
 __all__ = [
+    "IOStatistics",
+    "RunStatistics",
+    "current_statistics",
+    "dump_task_tree_on",
+    "format_task_tree",
+    "print_task_tree",
     "open_process",
     "Process",
     "FdStream",
