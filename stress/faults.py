@@ -218,7 +218,13 @@ async def _tiny() -> str:
     return "ran"
 
 
-def startup_attempts(max_spare: int = 8) -> list[str]:
+def _run_anyio(fn: Callable[[], Any]) -> Any:
+    import anyio
+
+    return anyio.run(fn, backend="pike")
+
+
+def startup_attempts(max_spare: int = 8, run: Callable[..., Any] = pike.run) -> list[str]:
     """With 0, 1, ... ``max_spare`` fds free, start ``pike.run``; then run again with all
     fds free. Each line: what the starved run did, fds leaked, what the next run did.
 
@@ -231,7 +237,7 @@ def startup_attempts(max_spare: int = 8) -> list[str]:
         with low_fd_limit():
             hog = Hog(spare=spare)
             try:
-                first = pike.run(_tiny)
+                first = run(_tiny)
             except OSError as exc:
                 first = "EMFILE" if exc.errno == errno.EMFILE else repr(exc)
             except BaseException as exc:
@@ -240,21 +246,21 @@ def startup_attempts(max_spare: int = 8) -> list[str]:
                 hog.release()
         leaked = open_fds() - before
         try:
-            second = pike.run(_tiny)
+            second = run(_tiny)
         except BaseException as exc:
             second = repr(exc)
         lines.append(f"spare={spare}: {first}, leaked {leaked}, next run: {second}")
     return lines
 
 
-def _startup_child() -> None:
-    for line in startup_attempts():
-        print(line, flush=True)
+def _startup_child(flavour: str) -> None:
+    for line in startup_attempts(run=_run_anyio if flavour == "anyio" else pike.run):
+        print(f"{flavour} {line}", flush=True)
 
 
 def run_startup_emfile() -> str:
-    """pike.run fails cleanly with EMFILE at every start-up step; the next run works
-    (issue 9, defect 0).
+    """pike.run (and anyio.run on pike) fails cleanly with EMFILE at every start-up step;
+    the next run works (issue 9, defect 0).
 
     Runs in a subprocess, in its main thread (where the signal wake-up fd is set up too):
     while defect 0 stands a failed start leaves the thread unable to run pike again,
@@ -262,16 +268,22 @@ def run_startup_emfile() -> str:
     """
     import subprocess
 
-    child = subprocess.run(
-        [sys.executable, "-c", "from stress.faults import _startup_child; _startup_child()"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    lines = child.stdout.splitlines()
-    if child.returncode != 0 or not lines:
-        raise AssertionError(f"start-up child failed: {child.stderr[-2000:]}")
+    lines = []
+    for flavour in ("pike", "anyio"):
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from stress.faults import _startup_child; _startup_child({flavour!r})",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
+        if child.returncode != 0 or not child.stdout:
+            raise AssertionError(f"start-up child failed: {child.stderr[-2000:]}")
+        lines += child.stdout.splitlines()
     bad = [
         line
         for line in lines
@@ -283,8 +295,8 @@ def run_startup_emfile() -> str:
         raise AssertionError("after a failed start-up: " + " | ".join(bad))
     failed = sum(": EMFILE," in line for line in lines)
     return (
-        f"run_startup_emfile: {failed} starved starts failed with EMFILE (0 fds leaked), "
-        f"{len(lines) - failed} had enough fds; every next run worked"
+        f"run_startup_emfile: pike.run and anyio.run: {failed} starved starts failed with "
+        f"EMFILE (0 fds leaked), {len(lines) - failed} had enough fds; every next run worked"
     )
 
 
