@@ -56,6 +56,8 @@ from .program import (
     children,
 )
 
+MAX_DEPTH = 3  # how deep block statements nest (task bodies count as a level)
+MAX_BLOCK = 3  # statements per block (one more in main's)
 SLEEPS = (0, 1, 2, 3, 5)
 DEADLINES = (0, 1, 2, 3, 4, 6)
 OFFSETS = (-1, 0, 1, 2, 4)
@@ -117,7 +119,7 @@ class _Builder:
         self.swarm = frozenset(k for k in SWARM_KINDS if draw(st.booleans()))
 
     def block(self, depth: int, in_nursery: bool) -> Block:
-        size = self.draw(st.integers(0, 4 if depth == 0 else 3))
+        size = self.draw(st.integers(0, MAX_BLOCK + 1 if depth == 0 else MAX_BLOCK))
         out: list[Stmt] = []
         for _ in range(size):
             out.append(self.stmt(depth, in_nursery))
@@ -149,7 +151,7 @@ class _Builder:
             kinds += ["read"]
         if f.sync_primitives:
             kinds += ["set", "wait"] * 2 + ["cv_wait", "cv_notify"]
-        if depth < 3:
+        if depth < MAX_DEPTH:
             # Nurseries are where the interesting interactions start: weight them up
             # until one is open.
             kinds += ["nursery"] if in_nursery else ["nursery"] * 3
