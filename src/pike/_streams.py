@@ -35,6 +35,9 @@ def _translate(exc: OSError, sock: SocketType, action: str) -> Exception:
     """The stream-level error for an OSError from the socket."""
     if sock.fileno() == -1:
         return ClosedResourceError(f"cannot {action}: this stream was closed")
+    if sock.did_shutdown_SHUT_WR and action == "send":
+        # EPIPE after our own send_eof: the caller closed this direction.
+        return ClosedResourceError("cannot send: send_eof() was called on this stream")
     return BrokenResourceError(f"cannot {action}: {exc}")
 
 
