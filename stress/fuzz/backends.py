@@ -55,6 +55,7 @@ class Backend:
     Semaphore: Callable[[int], Any]
     CapacityLimiter: Callable[[int], Any]
     Condition: Callable[[], Any]
+    open_memory_channel: Callable[[int], Any]
     Cancelled: type[BaseException]
     TooSlowError: type[BaseException]
     # Called before each await the interpreter makes; see the module doc.
@@ -82,6 +83,7 @@ PIKE = Backend(
     Semaphore=pike.Semaphore,
     CapacityLimiter=pike.CapacityLimiter,
     Condition=pike.Condition,
+    open_memory_channel=pike.open_memory_channel,
     Cancelled=pike.Cancelled,
     TooSlowError=pike.TooSlowError,
 )
@@ -160,6 +162,7 @@ def trio_backend(schedule: TrioSchedule) -> Backend:
         Semaphore=trio.Semaphore,
         CapacityLimiter=trio.CapacityLimiter,
         Condition=trio.Condition,
+        open_memory_channel=trio.open_memory_channel,
         Cancelled=trio.Cancelled,
         TooSlowError=trio.TooSlowError,
         jitter=jitter if schedule.jitter else None,

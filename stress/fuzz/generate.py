@@ -28,6 +28,10 @@ from .program import (
     Block,
     Cancel,
     CancelNursery,
+    ChannelClose,
+    ChannelNowait,
+    ChannelReceive,
+    ChannelSend,
     Checkpoint,
     CheckpointIfCancelled,
     ConditionNotify,
@@ -64,7 +68,8 @@ OFFSETS = (-1, 0, 1, 2, 4)
 SWARM_KINDS = (
     "if_cancelled", "deadline_read", "raise", "cancel", "cancel_nursery", "deadline", "shield",
     "read", "set", "wait", "scope", "fail_after", "finally", "observe", "except", "lock",
-    "semaphore", "limiter", "cv_wait", "cv_notify", "start",
+    "semaphore", "limiter", "cv_wait", "cv_notify", "start", "send", "receive", "close",
+    "nowait",
 )
 SCOPE_REFS = 4  # a reference draws one of this many indices, resolved modulo the count
 
@@ -151,6 +156,7 @@ class _Builder:
             kinds += ["read"]
         if f.sync_primitives:
             kinds += ["set", "wait"] * 2 + ["cv_wait", "cv_notify"]
+            kinds += ["send", "send", "receive", "receive", "close", "nowait"]
         if depth < MAX_DEPTH:
             # Nurseries are where the interesting interactions start: weight them up
             # until one is open.
@@ -235,6 +241,14 @@ class _Builder:
             return WithSemaphore(self._holding(inner, in_nursery))
         if kind == "limiter":
             return WithLimiter(self._holding(inner, in_nursery))
+        if kind == "send":
+            return ChannelSend()
+        if kind == "receive":
+            return ChannelReceive()
+        if kind == "close":
+            return ChannelClose(draw(st.sampled_from(("send", "receive"))))
+        if kind == "nowait":
+            return ChannelNowait(draw(st.sampled_from(("send", "receive"))))
         if kind == "cv_wait":
             return ConditionWait()
         if kind == "cv_notify":
@@ -323,4 +337,4 @@ def programs(
         at = draw(st.integers(0, len(body)))
         body = (*body[:at], Nursery(builder.nursery_body(1)), *body[at:])
     body = _resolve(body, _scopes(body), features)
-    return Program(body, draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    return Program(body, draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(0, 2)))

@@ -23,6 +23,10 @@ from .program import (
     Block,
     Cancel,
     CancelNursery,
+    ChannelClose,
+    ChannelNowait,
+    ChannelReceive,
+    ChannelSend,
     Checkpoint,
     CheckpointIfCancelled,
     ConditionNotify,
@@ -185,6 +189,7 @@ class Interpreter:
         self.semaphore = api.Semaphore(self.program.semaphore_value)
         self.limiter = api.CapacityLimiter(self.program.limiter_tokens)
         self.condition = api.Condition()
+        self.tx, self.rx = api.open_memory_channel(self.program.channel_buffer)
         self.watchdog = api.CancelScope(deadline=WATCHDOG)
         token = api.current_token()
         guard = threading.Timer(REAL_TIME_GUARD, self._guard_fired, (token,))
@@ -275,7 +280,8 @@ class Interpreter:
         body = (*path, 0)
         if isinstance(
             stmt, (Sleep, Checkpoint, CheckpointIfCancelled, Start, WaitEvent, WithLock,
-                   WithSemaphore, WithLimiter, ConditionWait, ConditionNotify)
+                   WithSemaphore, WithLimiter, ConditionWait, ConditionNotify, ChannelSend,
+                   ChannelReceive)
         ):
             await self._jitter()
         if isinstance(stmt, Sleep):
@@ -368,6 +374,22 @@ class Interpreter:
                 else:
                     self.condition.notify()
                 self.log(task, f"{n} notified cv")
+        elif isinstance(stmt, ChannelSend):
+            await self.tx.send(n)
+            self.log(task, f"{n} sent")
+        elif isinstance(stmt, ChannelReceive):
+            value = await self.rx.receive()
+            self.log(task, f"{n} received {value}")
+        elif isinstance(stmt, ChannelClose):
+            (self.tx if stmt.end == "send" else self.rx).close()
+            self.log(task, f"{n} closed {stmt.end} end")
+        elif isinstance(stmt, ChannelNowait):
+            if stmt.end == "send":
+                self.tx.send_nowait(n)
+                self.log(task, f"{n} sent at once")
+            else:
+                value = self.rx.receive_nowait()
+                self.log(task, f"{n} received {value} at once")
         elif isinstance(stmt, TryFinally):
             await self._try_finally(ctx, stmt, path)
         elif isinstance(stmt, TryExcept):

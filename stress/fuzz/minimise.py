@@ -136,4 +136,7 @@ def minimise(
     candidate = replace(program, limiter_tokens=1)
     if candidate != program and still_fails(candidate):
         program = candidate
+    candidate = replace(program, channel_buffer=0)
+    if candidate != program and still_fails(candidate):
+        program = candidate
     return program

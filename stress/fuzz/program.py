@@ -166,6 +166,30 @@ class ConditionNotify:
 
 
 @dataclass(frozen=True)
+class ChannelSend:
+    """``await tx.send(label)`` on the program's one memory channel."""
+
+
+@dataclass(frozen=True)
+class ChannelReceive:
+    """``await rx.receive()``; logs what it got (a sender's statement label)."""
+
+
+@dataclass(frozen=True)
+class ChannelClose:
+    """``tx.close()`` (``end == "send"``) or ``rx.close()``."""
+
+    end: str
+
+
+@dataclass(frozen=True)
+class ChannelNowait:
+    """``tx.send_nowait(label)`` (``end == "send"``) or ``rx.receive_nowait()``."""
+
+    end: str
+
+
+@dataclass(frozen=True)
 class TryFinally:
     """``try: body finally: cleanup``, the cleanup optionally in a shielded scope.
 
@@ -216,6 +240,10 @@ Stmt = (
     | WithLimiter
     | ConditionWait
     | ConditionNotify
+    | ChannelSend
+    | ChannelReceive
+    | ChannelClose
+    | ChannelNowait
     | TryFinally
     | TryExcept
     | Observe
@@ -237,6 +265,7 @@ class Program:
     body: Block
     semaphore_value: int = 1
     limiter_tokens: int = 1
+    channel_buffer: int = 0
     # Filled in from body by ``scope_specs``; kept out of equality.
     _specs: dict[str, ScopeSpec] = field(
         default_factory=dict, init=False, compare=False, repr=False

@@ -12,6 +12,10 @@ from .program import (
     Block,
     Cancel,
     CancelNursery,
+    ChannelClose,
+    ChannelNowait,
+    ChannelReceive,
+    ChannelSend,
     Checkpoint,
     CheckpointIfCancelled,
     ConditionNotify,
@@ -126,6 +130,17 @@ class _Printer:
         elif isinstance(s, ConditionNotify):
             call = "notify_all" if s.all else "notify"
             self.emit(d, f"async with cv: cv.{call}()", path)
+        elif isinstance(s, ChannelSend):
+            self.emit(d, f'await tx.send("#{self.labels[path]}")', path)
+        elif isinstance(s, ChannelReceive):
+            self.emit(d, "log(await rx.receive())", path)
+        elif isinstance(s, ChannelClose):
+            self.emit(d, f"{'tx' if s.end == 'send' else 'rx'}.close()", path)
+        elif isinstance(s, ChannelNowait):
+            if s.end == "send":
+                self.emit(d, f'tx.send_nowait("#{self.labels[path]}")', path)
+            else:
+                self.emit(d, "log(rx.receive_nowait())", path)
         elif isinstance(s, TryFinally):
             self.emit(d, "try:", path)
             self.block(s.body, d + 1, body, nursery)
@@ -177,6 +192,8 @@ def render(program: Program) -> str:
         p.lines.append(f"limiter = CapacityLimiter({program.limiter_tokens})")
     if any("async with cv:" in line for line in lines):
         p.lines.append("cv = Condition()")
+    if any(word in line for line in lines for word in ("tx.", "rx.")):
+        p.lines.append(f"tx, rx = open_memory_channel({program.channel_buffer})")
     p.lines.append("")
     p.lines.append("async def main():")
     p.lines.append(f"{_IND}with CancelScope(deadline={WATCHDOG:g}):  # watchdog")
