@@ -15,9 +15,8 @@ import argparse
 import pike
 
 
-async def worker(name: str, mine: pike.Lock, theirs: pike.Lock, ready: pike.Event) -> None:
+async def worker(name: str, mine: pike.Lock, theirs: pike.Lock) -> None:
     async with mine:
-        ready.set()
         await pike.sleep(0.1)  # let the other worker take its lock too
         async with theirs:  # never: the other worker holds it and waits for ours
             print(f"{name} got both locks")
@@ -27,8 +26,8 @@ async def main(give_up_after: float) -> None:
     lock_a, lock_b = pike.Lock(), pike.Lock()
     with pike.move_on_after(give_up_after) as scope:
         async with pike.open_nursery() as nursery:
-            nursery.start_soon(worker, "left", lock_a, lock_b, pike.Event(), name="left")
-            nursery.start_soon(worker, "right", lock_b, lock_a, pike.Event(), name="right")
+            nursery.start_soon(worker, "left", lock_a, lock_b, name="left")
+            nursery.start_soon(worker, "right", lock_b, lock_a, name="right")
     if scope.cancelled_caught:
         print(f"deadlock: gave up after {give_up_after} s", flush=True)
 
