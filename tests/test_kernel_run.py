@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import errno
 import gc
+import os
+import signal
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -90,6 +93,70 @@ def test_run_state_is_gone_after_run() -> None:
         lowlevel.current_task()
     with pytest.raises(RuntimeError):
         lowlevel.current_token()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
+@pytest.mark.parametrize("notifier", ["epoll", "poll"])
+def test_failed_start_up_undoes_itself_and_the_next_run_works(
+    notifier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose start-up fails (here: the signal wake-up fd, as under EMFILE)
+    leaves no fd, no signal handler, no sniffio name and no "running" run behind."""
+    from pike._notifier import notifier_by_name
+
+    cls = type(notifier_by_name(notifier))
+    fds = _open_fds()
+    handler = signal.getsignal(signal.SIGINT)
+
+    def no_fds(self: object) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    async def main() -> str:
+        return "ran"
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cls, "signal_wakeup_fd", no_fds)
+        with pytest.raises(OSError, match="Too many open files"):
+            pike.run(main, notifier=notifier)
+        with pytest.raises(OSError, match="Too many open files"):
+            lowlevel.SteppedRun(main, notifier=notifier).finish()
+    gc.collect()
+    assert _open_fds() == fds
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert sniffio.thread_local.name is None
+    assert pike.run(main, notifier=notifier) == "ran"
+    stepped = lowlevel.SteppedRun(main, notifier=notifier)
+    assert stepped.finish() == "ran"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds through /proc")
+def test_failure_while_creating_the_run_closes_its_notifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pike._kernel import _runner
+
+    fds = _open_fds()
+
+    def broken(*args: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    async def main() -> None:
+        pass
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_runner.Runner, "begin", broken)
+        with pytest.raises(OSError):
+            lowlevel.SteppedRun(main)
+    with monkeypatch.context() as patch:
+        patch.setattr(_runner, "RunToken", broken)
+        with pytest.raises(OSError):
+            pike.run(main)
+    assert _open_fds() == fds
+    pike.run(main)
 
 
 def test_current_time_is_monotonic_float() -> None:

@@ -9,9 +9,6 @@ from stress.faults import SCENARIOS
 # Scenarios that reproduce open defects of issue 9. They run (and report XPASS once the
 # fix lands: then drop the mark) but do not gate CI until the fix is on main.
 KNOWN_DEFECTS = {
-    "run_startup_emfile": "issue 9 defect 0: a pike.run that fails at start-up (EMFILE after "
-    "the notifier is made) leaves the thread 'inside a running pike.run()' for good; the "
-    "kernel helper is fixing it",
     "fd_reuse": "issue 9 defect 1: a stale epoll registration for a reused fd number makes "
     "wait_readable raise FileNotFoundError (ENOENT from epoll_ctl MOD); the io helper is "
     "fixing it",

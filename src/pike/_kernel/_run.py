@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._notifier import Notifier, notifier_by_name
+from .._notifier import Notifier, default_notifier, notifier_by_name
 from . import _state
 from ._clock import Clock
 from ._runner import STUCK_REPORT_SECONDS, Runner
@@ -52,13 +52,20 @@ def _new_runner(
         raise TypeError("stuck_report_seconds must be a number of seconds")
     if not stuck_report_seconds > 0:
         raise ValueError("stuck_report_seconds must be positive")
-    runner = Runner(clock, _make_notifier(notifier), debug)
+    chosen = _make_notifier(notifier)
+    try:
+        runner = Runner(clock, chosen, debug)
+    except BaseException:
+        chosen.close()  # the run owns its notifier from the start, even a failed one
+        raise
     runner.stuck_report_seconds = float(stuck_report_seconds)
     return runner
 
 
-def _make_notifier(notifier: Notifier | str | None) -> Notifier | None:
-    if notifier is None or isinstance(notifier, Notifier):
+def _make_notifier(notifier: Notifier | str | None) -> Notifier:
+    if notifier is None:
+        return default_notifier()
+    if isinstance(notifier, Notifier):
         return notifier
     return notifier_by_name(notifier)
 
@@ -81,7 +88,11 @@ class SteppedRun:
     ) -> None:
         _check_run_args(async_fn)
         self._runner = _new_runner(clock, notifier, debug, stuck_report_seconds)
-        self._runner.begin(async_fn, args)
+        try:
+            self._runner.begin(async_fn, args)
+        except BaseException:
+            self._runner.close()
+            raise
         self._finished = False
 
     @property

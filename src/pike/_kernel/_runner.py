@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextvars
+import inspect
 import itertools
 import math
 import signal
@@ -70,6 +71,11 @@ _CHECK = _Marker("<check cancel>")
 _ABORT_DECLINED = _Marker("<abort declined>")
 
 
+def _forget_current_run() -> None:
+    _state.local.runner = None
+    _state.local.task = None
+
+
 class Runner:
     """The state of one ``pike.run``."""
 
@@ -109,10 +115,8 @@ class Runner:
         self.system_errors: list[BaseException] = []
         self.ki_delivered = False
         self._stop = False
-        self._prev_sigint: Any = None
-        self._owns_wakeup_fd = False
-        self._prev_origin_depth = 0
-        self._prev_sniffio: str | None = None
+        # What _install changed in the thread and process, as undo callbacks.
+        self._undo: list[Callable[[], object]] = []
         self.thread_cache: Any = None  # created on first to_thread use
         self.notifier.attach(self)
 
@@ -491,38 +495,50 @@ class Runner:
             self._run_entries()
 
     def _install(self) -> None:
-        if self.debug:
-            self._prev_origin_depth = sys.get_coroutine_origin_tracking_depth()
-            sys.set_coroutine_origin_tracking_depth(max(self._prev_origin_depth, 16))
-        _state.local.runner = self
-        self._prev_sniffio = sniffio.thread_local.name
-        sniffio.thread_local.name = "pike"
-        self.asyncgens.install()
-        if threading.current_thread() is threading.main_thread():
-            fd = self.notifier.signal_wakeup_fd()
-            if fd >= 0:
-                previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
-                if previous != -1:
-                    # Someone else's (an outer event loop's): theirs stays.
-                    signal.set_wakeup_fd(previous)
-                else:
-                    self._owns_wakeup_fd = True
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                self._prev_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        """Make this run the thread's current one, step by step.
+
+        Each step that changes process or thread state pushes its own undo;
+        if a later step fails (EMFILE creating the signal wake-up pipe, say),
+        the steps already taken are undone before the error propagates, so a
+        failed start leaves the thread exactly as it found it.
+        """
+        undo = self._undo
+        try:
+            if self.debug:
+                depth = sys.get_coroutine_origin_tracking_depth()
+                sys.set_coroutine_origin_tracking_depth(max(depth, 16))
+                undo.append(lambda: sys.set_coroutine_origin_tracking_depth(depth))
+            _state.local.runner = self
+            undo.append(_forget_current_run)
+            previous_library = sniffio.thread_local.name
+            sniffio.thread_local.name = "pike"
+            undo.append(lambda: setattr(sniffio.thread_local, "name", previous_library))
+            self.asyncgens.install()
+            undo.append(self.asyncgens.uninstall)
+            if threading.current_thread() is threading.main_thread():
+                self._install_signal_handling()
+        except BaseException:
+            self._uninstall()
+            raise
+
+    def _install_signal_handling(self) -> None:
+        fd = self.notifier.signal_wakeup_fd()
+        if fd >= 0:
+            previous = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+            if previous != -1:
+                # Someone else's (an outer event loop's): theirs stays.
+                signal.set_wakeup_fd(previous)
+            else:
+                self._undo.append(lambda: signal.set_wakeup_fd(-1))
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            self._undo.append(lambda: signal.signal(signal.SIGINT, previous_handler))
 
     def _uninstall(self) -> None:
-        if self._prev_sigint is not None:
-            signal.signal(signal.SIGINT, self._prev_sigint)
-            self._prev_sigint = None
-        if self._owns_wakeup_fd:
-            signal.set_wakeup_fd(-1)
-            self._owns_wakeup_fd = False
-        self.asyncgens.uninstall()
-        sniffio.thread_local.name = self._prev_sniffio
-        if self.debug:
-            sys.set_coroutine_origin_tracking_depth(self._prev_origin_depth)
-        _state.local.runner = None
-        _state.local.task = None
+        """Undo what ``_install`` did, newest step first."""
+        undo = self._undo
+        while undo:
+            undo.pop()()
 
     def _on_sigint(self, signum: int, frame: object) -> None:
         # Runs between bytecodes of whatever the main thread was doing; only
@@ -540,6 +556,11 @@ class Runner:
         if self.thread_cache is not None:
             self.thread_cache.shutdown()
         self.notifier.close()
+        init = self.init_task
+        if init is not None and inspect.getcoroutinestate(init.coro) == inspect.CORO_CREATED:
+            # The run failed to start (EMFILE in _install, say): its root coroutine
+            # never ran, so close it rather than leave a "never awaited" warning.
+            init.coro.close()
 
     def outcome(self) -> Any:
         """Return (or raise) what ``run`` should: the main task's outcome."""
