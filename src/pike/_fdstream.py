@@ -43,7 +43,7 @@ class FdStream:
         if self._fd < 0:
             raise ClosedResourceError("this stream was closed")
         notifier = _state.runner().notifier
-        if notifier is not self._notifier or self._handle is None:
+        if notifier is not self._notifier or self._handle is None or self._handle.retired:
             if not isinstance(notifier, Reactor):
                 raise RuntimeError(f"FdStream needs a readiness notifier, not {notifier.name}")
             self._handle = notifier.handle_for(self._fd)

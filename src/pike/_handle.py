@@ -4,7 +4,7 @@ A handle has one reader slot and one writer slot. A slot is empty or holds the
 single task parked until the fd is ready in that direction; a second task trying
 to wait in the same direction gets ``BusyResourceError`` rather than silently
 stealing the wake-up. Closing (``notify_closing``) wakes both with
-``ClosedResourceError``.
+``ClosedResourceError`` and retires the handle.
 
 The ``writable`` flag is the Zig original's NOTIFIED state, turned around: the
 notifier sets it on every writability report, and a stream ``send`` that
@@ -38,6 +38,7 @@ class Handle:
         "fd",
         "owned",
         "reader",
+        "retired",
         "writable",
         "writer",
     )
@@ -50,6 +51,10 @@ class Handle:
         self.reader: Task | None = None
         self.writer: Task | None = None
         self.writable = True
+        # Set when the notifier drops the handle (notify_closing, or a stale
+        # registration replaced): an object that cached it must ask for a new
+        # one, since nothing wakes tasks parked on a retired handle.
+        self.retired = False
         # Bound once, so parking allocates no closure.
         self.abort_read: AbortFn = self._abort_read
         self.abort_write: AbortFn = self._abort_write

@@ -215,14 +215,16 @@ class SocketType:
         return notifier
 
     def _park_readable(self) -> Awaitable[None]:
-        notifier = self._notifier
-        if notifier is None or notifier is not _state.local.runner.notifier:  # type: ignore[union-attr]
+        notifier, handle = self._notifier, self._handle
+        if (notifier is None or handle is None or handle.retired
+                or notifier is not _state.local.runner.notifier):  # type: ignore[union-attr]
             notifier = self._register()
         return notifier.park_readable(self._handle)  # type: ignore[arg-type]
 
     def _park_writable(self) -> Awaitable[None]:
-        notifier = self._notifier
-        if notifier is None or notifier is not _state.local.runner.notifier:  # type: ignore[union-attr]
+        notifier, handle = self._notifier, self._handle
+        if (notifier is None or handle is None or handle.retired
+                or notifier is not _state.local.runner.notifier):  # type: ignore[union-attr]
             notifier = self._register()
         return notifier.park_writable(self._handle)  # type: ignore[arg-type]
 

@@ -123,21 +123,39 @@ class EpollNotifier(Reactor):
     # -- registration -------------------------------------------------------------
 
     def handle_for(self, fd: int) -> Handle:
+        handle = self._live_handle(fd)
+        if handle is None:
+            handle = self._new_handle(fd, owned=True)
+        handle.owned = True
+        return handle
+
+    def _live_handle(self, fd: int) -> Handle | None:
+        """The handle of ``fd``, re-armed, or None if there is none that is still valid.
+
+        EPOLL_CTL_MOD doubles as a liveness check. epoll forgets a registration
+        when its file is closed; if the owner closed the fd behind pike's back and
+        the number now names another file, MOD fails with ENOENT. The old handle
+        is then stale: its waiters (parked on a file that no longer exists) get
+        ClosedResourceError, and the caller registers the new file afresh.
+        """
         handle = self._handles.get(fd)
-        if handle is not None:
-            try:
-                # Still registered? If its old owner closed the fd without
-                # notify_closing, epoll dropped it and the number was reused.
-                self._epoll.modify(fd, _MASK)
-            except FileNotFoundError:
-                self.notify_closing(fd)
-                handle = None
-            else:
-                handle.owned = True
-                return handle
-        handle = Handle(fd, owned=True)
-        self._epoll.register(fd, _MASK)
-        self._handles[fd] = handle
+        if handle is None:
+            return None
+        try:
+            self._epoll.modify(fd, _MASK)
+        except FileNotFoundError:
+            self.notify_closing(fd)
+            return None
+        return handle
+
+    def _new_handle(self, fd: int, owned: bool) -> Handle:
+        try:
+            self._epoll.register(fd, _MASK)
+        except FileExistsError:
+            # epoll still holds this (fd, file) pair without a handle (one was
+            # dropped while its file stayed open): re-arm it instead.
+            self._epoll.modify(fd, _MASK)
+        handle = self._handles[fd] = Handle(fd, owned)
         return handle
 
     def _forget(self, handle: Handle) -> None:
@@ -146,6 +164,7 @@ class EpollNotifier(Reactor):
             # whose registration must stay.
             return
         del self._handles[handle.fd]
+        handle.retired = True
         try:
             self._epoll.unregister(handle.fd)
         except OSError as exc:
@@ -160,14 +179,8 @@ class EpollNotifier(Reactor):
         present state again, just as ADD does for a new one: data that arrived
         before this call (whose edge was already consumed) is not missed.
         """
-        handle = self._handles.get(fd)
-        if handle is None:
-            handle = Handle(fd, owned=False)
-            self._epoll.register(fd, _MASK)
-            self._handles[fd] = handle
-        else:
-            self._epoll.modify(fd, _MASK)
-        return handle
+        handle = self._live_handle(fd)
+        return handle if handle is not None else self._new_handle(fd, owned=False)
 
     # -- waiting ------------------------------------------------------------------
 
@@ -181,13 +194,14 @@ class EpollNotifier(Reactor):
         await self._public_wait(fileno_of(fd), reading=False)
 
     async def _public_wait(self, fd: int, reading: bool) -> None:
-        existing = self._handles.get(fd)
-        if existing is not None and (existing.reader if reading else existing.writer):
+        # Arm first: a stale handle left by a closed-and-reused fd number is
+        # replaced there, so its old waiter cannot make this wait look busy.
+        handle = self._arm(fd)
+        if handle.reader if reading else handle.writer:
             raise BusyResourceError(
                 f"another task is already waiting for fd {fd} to become "
                 + ("readable" if reading else "writable")
             )
-        handle = self._arm(fd)
         try:
             # Parking is the checkpoint: a pending cancellation aborts it at once.
             if reading:
@@ -203,6 +217,7 @@ class EpollNotifier(Reactor):
         handle = self._handles.pop(fd, None)
         if handle is None:
             return
+        handle.retired = True
         runner = self._runner
         assert runner is not None
         for task in (handle.reader, handle.writer):

@@ -233,6 +233,7 @@ class PollNotifier(Reactor):
         self._dirty.discard(fd)
         if handle is None:
             return
+        handle.retired = True
         runner = self._runner
         assert runner is not None
         for task in (handle.reader, handle.writer):
