@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import socket as stdlib_socket
 
+from _io_support import Runner, make_runner, run
+
 import pike
 from pike import lowlevel
-
-from _io_support import Runner, make_runner, run
 
 __all__ = ["run"]  # the fixture, imported for pytest
 
