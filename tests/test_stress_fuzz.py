@@ -26,9 +26,11 @@ from stress.fuzz.interpreter import Boom, describe, observe
 from stress.fuzz.program import (
     Cancel,
     Checkpoint,
+    CheckpointIfCancelled,
     Nursery,
     Program,
     Raise,
+    ReadCancelCalled,
     Scope,
     SetDeadline,
     SetShield,
@@ -305,3 +307,52 @@ def test_oracle_catches_a_checkpoint_that_checks_before_it_yields() -> None:
     assert not verdict.ok
     assert verdict.pike.violations(), verdict.report()
     assert "VIOLATION" in verdict.report()
+
+
+# -- minimal programs for the differences the fuzzer found (issue 9, 0f and after) ----
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        # read_cancel_called: a past deadline reads as cancelled at once, entered
+        # (then checkpoint_if_cancelled raises) or not yet entered.
+        pytest.param(
+            Program(
+                (Scope("c0", (SetDeadline("c0", -1), ReadCancelCalled("c0"),
+                              CheckpointIfCancelled(), Sleep(1))),)
+            ),
+            id="read_cancel_called-entered",
+        ),
+        pytest.param(
+            Program(
+                (Nursery((Spawn("t1", (Sleep(2), ReadCancelCalled("c0"))),
+                          Spawn("t2", (Sleep(3), Scope("c0", (Sleep(1),), 1))))),)
+            ),
+            id="read_cancel_called-unentered",
+        ),
+        # set_deadline_on_relative: RuntimeError on an unentered relative scope.
+        pytest.param(
+            Program(
+                (Nursery((Spawn("t1", (SetDeadline("c0", 1),)),
+                          Spawn("t2", (Sleep(1), Scope("c0", (Sleep(5),), 2, relative=True))))),)
+            ),
+            id="set_deadline_on_relative",
+        ),
+        # set_relative_deadline: before entry (counts from entry) and after (from now).
+        pytest.param(
+            Program(
+                (Nursery((Spawn("t1", (SetDeadline("c0", 1, True),)),
+                          Spawn("t2", (Sleep(2), Scope("c0", (Sleep(5),)))))),)
+            ),
+            id="set_relative_deadline-unentered",
+        ),
+        pytest.param(
+            Program((Scope("c0", (Sleep(1), SetDeadline("c0", 2, True), Sleep(5))),)),
+            id="set_relative_deadline-entered",
+        ),
+    ],
+)
+def test_former_fuzzer_findings_match_trio(program: Program) -> None:
+    verdict = check(program)
+    assert verdict.ok, verdict.report()

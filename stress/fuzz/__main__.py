@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         choices=OPTIONAL_FEATURES,
-        help="also generate a kind excluded by default (known difference; see generate.py)",
+        help="also generate this kind (all are on by default now; kept for old command lines)",
     )
     args = parser.parse_args(argv)
     features: Features = replace(DEFAULT_FEATURES, **{name: True for name in args.extra})

@@ -78,28 +78,24 @@ SCOPE_REFS = 4  # a reference draws one of this many indices, resolved modulo th
 class Features:
     """Which statement kinds the generator may use.
 
-    Two are off by default because they trigger known differences, reported and
-    waiting for a kernel fix; ``python -m stress.fuzz --with NAME`` turns one on.
+    All are on by default; the three "optional" ones were once off while they
+    triggered known differences (now fixed). ``--with NAME`` still names them.
     """
 
     start: bool = True
     cross_task_scope_ops: bool = True
     sync_primitives: bool = True
     except_star: bool = True
-    # EXCLUDED (known pike defect, issue 9 point 0f, being fixed in the kernel):
-    # ``scope.cancel_called`` reads False while the scope's deadline has already
-    # passed (entered or not) until pike's next loop pass; trio checks the deadline
-    # on read and says True.
-    read_cancel_called: bool = False
-    # EXCLUDED (known difference, reported): setting ``deadline`` on a scope made
-    # with ``relative_deadline`` and not entered yet raises RuntimeError on trio
-    # ("Unentered relative cancel scope does not have an absolute deadline") and
-    # silently makes it absolute on pike. Off: SetDeadline targets only absolute scopes.
-    set_deadline_on_relative: bool = False
-    # EXCLUDED (known difference, reported): ``scope.relative_deadline = x`` raises
-    # AttributeError on pike (a read-only property); trio sets it (relative to entry
-    # before the scope is entered, to now after). pike also lacks ``is_relative``.
-    set_relative_deadline: bool = False
+    # Formerly known differences, fixed in pike's kernel (issue 9 point 0f and the
+    # fuzzer's findings); each has a minimal regression program in
+    # tests/test_stress_fuzz.py. ``cancel_called`` checks the clock on read, as on trio.
+    read_cancel_called: bool = True
+    # Setting ``deadline`` on an unentered scope made with ``relative_deadline``
+    # raises RuntimeError, as on trio (pike used to make it absolute silently).
+    set_deadline_on_relative: bool = True
+    # ``scope.relative_deadline = x`` is settable (relative to entry before the scope
+    # is entered, to now after), as on trio.
+    set_relative_deadline: bool = True
 
 
 DEFAULT_FEATURES = Features()

@@ -263,23 +263,48 @@ class CancelScope:
 
     @property
     def cancel_called(self) -> bool:
-        """Whether ``cancel()`` was called or the deadline expired."""
+        """Whether ``cancel()`` was called or the deadline expired.
+
+        The run loop expires deadlines once per pass; reading this checks the
+        clock too, so a deadline already in the past (set just now, or given to
+        a scope not entered yet) reads as cancelled at once, as on trio. Only
+        this read pays for the clock, never a checkpoint.
+        """
+        if not self._cancel_called and self._deadline != _INF and not self._exited:
+            runner = _state.local.runner
+            if runner is not None and runner.clock.current_time() >= self._deadline:
+                self.cancel("deadline exceeded")
+                self._canceller = None
         return self._cancel_called
 
     @property
     def cancel_reason(self) -> str | None:
         return self._reason
 
+    _NO_ABSOLUTE = "an unentered relative cancel scope does not have an absolute deadline yet"
+    _NO_RELATIVE = "an unentered absolute cancel scope does not have a relative deadline"
+
     @property
     def deadline(self) -> float:
-        """When the scope cancels itself (``math.inf`` for never); mutable."""
+        """When the scope cancels itself (``math.inf`` for never); mutable.
+
+        A scope made with ``relative_deadline`` gets its absolute deadline only
+        when entered; before that, reading or setting it is an error (trio's
+        rule), since a silent conversion would lose what the caller asked for.
+        """
+        if self._relative_deadline != _INF:
+            raise RuntimeError(self._NO_ABSOLUTE)
         return self._deadline
 
     @deadline.setter
     def deadline(self, new_deadline: float) -> None:
         new_deadline = _check_deadline(new_deadline)
+        if self._relative_deadline != _INF:
+            raise RuntimeError(self._NO_ABSOLUTE)
+        self._set_deadline(new_deadline)
+
+    def _set_deadline(self, new_deadline: float) -> None:
         self._deadline = new_deadline
-        self._relative_deadline = _INF
         if not self._entered or self._cancel_called or self._exited:
             return
         runner = self._runner = _state.runner()
@@ -290,7 +315,37 @@ class CancelScope:
 
     @property
     def relative_deadline(self) -> float:
+        """Seconds until the deadline; mutable.
+
+        Before the scope is entered it is the delay counted from entry (an
+        error for a scope given an absolute deadline); once entered, it is
+        counted from now on pike's clock, and setting it moves the deadline.
+        """
+        if self._entered:
+            return self._deadline - _state.runner().clock.current_time()
+        if self._deadline != _INF:
+            raise RuntimeError(self._NO_RELATIVE)
         return self._relative_deadline
+
+    @relative_deadline.setter
+    def relative_deadline(self, new_relative_deadline: float) -> None:
+        seconds = _check_deadline(new_relative_deadline)
+        if seconds < 0:
+            raise ValueError("relative_deadline must be non-negative")
+        if self._entered:
+            self._set_deadline(_state.runner().clock.current_time() + seconds)
+        elif self._deadline != _INF:
+            raise RuntimeError(self._NO_RELATIVE)
+        else:
+            self._relative_deadline = seconds
+
+    @property
+    def is_relative(self) -> bool | None:
+        """Before entry: whether the deadline counts from entry (False also when
+        there is none). After entry: None, the deadline being absolute by then."""
+        if self._entered:
+            return None
+        return self._relative_deadline != _INF
 
     @property
     def shield(self) -> bool:
