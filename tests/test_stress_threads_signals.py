@@ -9,9 +9,6 @@ from stress.threads_signals import SCENARIOS
 # Scenarios that reproduce open defects. They run (XPASS once fixed: then drop the mark)
 # but do not gate CI until the fix is on main.
 KNOWN_DEFECTS = {
-    "race_end": "issue 9 defect 0e: from_thread.run racing the end of the run raises "
-    "RuntimeError('the run is shutting down; no new system tasks') instead of "
-    "RunFinishedError",
     "sigint_stuck_cleanup": "found by this suite, reported to the lead: SIGINT only cancels "
     "the root scope, so a shielded cleanup that blocks is not interrupted by further SIGINTs "
     "and the process must be killed; trio raises KeyboardInterrupt into the shielded wait",

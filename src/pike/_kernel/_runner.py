@@ -30,7 +30,7 @@ from . import _state
 from ._asyncgens import AsyncGenTracker
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
-from ._exceptions import Cancelled, PikeInternalError
+from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
 from ._nursery import Nursery, open_nursery
 from ._spawn_checks import check_coroutine, coroutine_or_error
 from ._task import Task
@@ -203,7 +203,9 @@ class Runner:
         context: contextvars.Context | None = None,
     ) -> Task:
         if self.system_nursery is None or self.system_nursery._closed:
-            raise RuntimeError("the run is shutting down; no new system tasks")
+            # RunFinishedError (a RuntimeError) is what from_thread.run promises
+            # a thread that races the end of the run.
+            raise RunFinishedError("the run is shutting down; no new system tasks")
         if context is None:
             context = self.system_context.copy()
         return self.spawn(async_fn, args, self.system_nursery, name, context)
