@@ -58,9 +58,11 @@ class FdStream:
             await checkpoint_if_cancelled()
             view = memoryview(data).cast("B")
             parked = False
+            # Checked once: a close() while parked wakes the park with the same error,
+            # and nothing else can close the fd between two writes of this loop.
+            if self._fd < 0:
+                raise ClosedResourceError("this stream was closed")
             while view:
-                if self._fd < 0:
-                    raise ClosedResourceError("this stream was closed")
                 try:
                     n = os.write(self._fd, view)
                 except BlockingIOError:
