@@ -3,11 +3,15 @@
     python -m conformance --gate                 # what CI runs
     python -m conformance --backend pike         # one backend, quick
     python -m conformance --backend pike tests/test_taskgroups.py -k cancel -- -x
+    python -m conformance --gate --anyio 4.9.0     # another anyio, in a throwaway venv
+    python -m conformance --gate --python /root/.pyenv/versions/3.13.0/bin/python
+    python -m conformance --matrix                 # every anyio minor from 4.9 x Pythons
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -25,11 +29,12 @@ from conformance.backends import (
 from conformance.compare import compare_all
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
-from conformance.outcomes import TestResult
+from conformance.netns import host_has_ipv6_localhost, namespace_wrapper
+from conformance.outcomes import MISSING, TestResult
 from conformance.plugin import NO_IPV6_LOCALHOST
-from conformance.report import Report, render
-from conformance.retry import apply_retries, retry_plan
-from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all
+from conformance.report import Report, render, summary
+from conformance.rerun import Judgement, Rerun, judge, plan_reruns
+from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all, run_jobs
 from conformance.suite import CACHE, SuiteError, fetch_suite, installed_anyio_version
 
 DEFAULT_RUNS = ("pike", "none", "asyncio", "trio")  # longest first: they start first
@@ -52,7 +57,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--poll", action="store_true",
                         help="also run pike with the portable poll notifier (pike+poll)")
     parser.add_argument("--no-retry", action="store_false", dest="retry",
-                        help="do not run unexpected pike failures a second time")
+                        help="do not rerun unexpected pike failures alone (on pike and the"
+                        " references) to tell regressions from flakes and environment failures")
+    parser.add_argument("--no-netns", action="store_false", dest="netns",
+                        help="do not run pytest in a private network namespace with an IPv6"
+                        " localhost (by default used where /etc/hosts lacks one, as root)")
+    parser.add_argument("--anyio", metavar="VERSION",
+                        help="run anyio VERSION's suite in a throwaway venv (built under"
+                        " conformance/.cache/venvs, reused) instead of the installed anyio")
+    parser.add_argument("--python", metavar="PATH",
+                        help="the interpreter for that venv (default: this one); alone, it"
+                        " runs the installed anyio's version on that interpreter")
+    parser.add_argument("--matrix", action="store_true",
+                        help="run the gate for every anyio minor from 4.9 (newest patch) on"
+                        " every Python 3.11-3.13 found, and print a summary table")
+    parser.add_argument("--matrix-anyio", metavar="V1,V2",
+                        help="with --matrix: these anyio versions instead")
+    parser.add_argument("--matrix-python", metavar="P1,P2",
+                        help="with --matrix: these interpreters instead")
+    parser.add_argument("--summary-json", type=Path, default=None,
+                        help="also write the counts and the verdict as JSON here")
     parser.add_argument("-k", dest="keyword", help="pytest -k expression")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="pytest processes at once (default: CPU count)")
@@ -84,8 +108,83 @@ def _targets(suite: Path, targets: list[str]) -> tuple[str, ...]:
     return tuple(fixed) or ("tests",)
 
 
+def _rerun(plan: list[Rerun], settings: RunSettings,
+           columns: dict[str, dict[str, TestResult]]) -> Judgement:
+    """Run each planned test alone, one process per variant, and judge the outcomes."""
+    keys = list(dict.fromkeys(key for rerun in plan
+                              for key in (rerun.subject, *rerun.references.values())))
+    jobs = [(RUNS[run], replace(settings, workdir=settings.workdir / "rerun" / f"{i:03d}",
+                                targets=(nodeid,)))
+            for i, (run, nodeid) in enumerate(keys)]
+    outcomes: dict[tuple[str, str], TestResult] = {}
+    for (run, nodeid), result in zip(keys, run_jobs(jobs), strict=True):
+        found = [r for column in result.columns.values() for r in column.values()
+                 if r.nodeid == nodeid]
+        outcomes[(run, nodeid)] = found[0] if found else TestResult(MISSING, "not rerun")
+    return judge(plan, outcomes, columns)
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # so the runner's cleanup ends its pytest processes
+
+
+def _print_counts(counts: dict[str, object]) -> None:
+    columns = counts["columns"]
+    comparisons = counts["comparisons"]
+    assert isinstance(columns, dict) and isinstance(comparisons, dict)
+    for name, c in columns.items():
+        print(f"conformance: {name}: {c['passed']} passed, {c['failed']} failed,"
+              f" {c['skipped']} skipped")
+    for name, c in comparisons.items():
+        print(f"conformance: {name}: {c['regressions']} regression(s), {c['known']} known,"
+              f" {c['shared']} shared with a reference, {c['flaky']} flaky,"
+              f" {c['skipped_only_here']} skipped only here, {c['not_collected']} not collected")
+
+
+_ELSEWHERE = {"--anyio": True, "--python": True, "--matrix": False, "--matrix-anyio": True,
+              "--matrix-python": True, "--gate": False}
+
+
+def _without(argv: list[str], drop: tuple[str, ...]) -> list[str]:
+    """`argv` without the named options (and their values)."""
+    kept: list[str] = []
+    skip = False
+    for index, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if "--" in argv and index >= argv.index("--"):
+            kept.append(arg)
+            continue
+        name = arg.split("=", 1)[0]
+        if name in drop:
+            skip = _ELSEWHERE[name] and "=" not in arg
+            continue
+        kept.append(arg)
+    return kept
+
+
+def _elsewhere(args: argparse.Namespace, argv: list[str]) -> int | None:
+    """Run in another environment (venv, matrix) if asked; None to run here."""
+    from conformance import matrix, venvs  # only when asked: they shell out to pip
+
+    try:
+        if args.matrix:
+            versions = (args.matrix_anyio.split(",") if args.matrix_anyio
+                        else matrix.anyio_releases())
+            pythons = (args.matrix_python.split(",") if args.matrix_python
+                       else matrix.find_pythons())
+            rest = _without(argv, ("--matrix", "--matrix-anyio", "--matrix-python", "--gate",
+                                   "--anyio", "--python"))
+            return matrix.run_matrix(versions, pythons, rest)
+        if args.anyio or args.python:
+            exe = venvs.ensure_venv(args.anyio or installed_anyio_version(),
+                                    args.python or sys.executable)
+            return venvs.run_in_venv(exe, _without(argv, ("--anyio", "--python")))
+    except SuiteError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return 2
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -98,6 +197,8 @@ def main(argv: list[str]) -> int:
     ours, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) \
         if "--" in argv else (argv, [])
     args = _parser().parse_args(ours)
+    if (code := _elsewhere(args, argv)) is not None:
+        return code
     try:
         version = installed_anyio_version()
         suite = fetch_suite(version)
@@ -112,11 +213,25 @@ def main(argv: list[str]) -> int:
         print(f"conformance: {name} is unavailable ({why}); its tests will count as failing",
               file=sys.stderr, flush=True)
     extra = [*passthrough, *(["-k", args.keyword] if args.keyword else [])]
-    settings = RunSettings(suite=suite, workdir=new_workdir(CACHE / "runs"), timeout=args.timeout,
+    workdir = new_workdir(CACHE / "runs")
+    wrapper: tuple[str, ...] = ()
+    notes: list[str] = []
+    if args.netns and not host_has_ipv6_localhost():
+        wrapper, why = namespace_wrapper(workdir)
+        if why is not None:
+            notes.append(f"no private network namespace for an IPv6 `localhost`: {why}")
+            print(f"conformance: {notes[-1]}", file=sys.stderr, flush=True)
+        else:
+            kind = "network+mount" if "--net" in wrapper else "mount"
+            notes.append(f"pytest ran in a private {kind} namespace where `localhost` is"
+                         " 127.0.0.1 and ::1 (conformance/netns.py)")
+    settings = RunSettings(suite=suite, workdir=workdir, timeout=args.timeout,
                            cap=args.cap, jobs=max(1, args.jobs),
-                           targets=_targets(suite, args.targets), pytest_args=tuple(extra))
-    print(f"conformance: anyio {version}: running {', '.join(s.name for s in specs)}"
-          f" ({settings.jobs} at a time; logs in {settings.workdir})", flush=True)
+                           targets=_targets(suite, args.targets), pytest_args=tuple(extra),
+                           wrapper=wrapper)
+    print(f"conformance: anyio {version} on Python {sys.version.split()[0]}: running"
+          f" {', '.join(s.name for s in specs)} ({settings.jobs} at a time;"
+          f" logs in {settings.workdir})", flush=True)
     fingerprint = source_fingerprint()
     runs = run_all(specs, settings)
 
@@ -127,19 +242,16 @@ def main(argv: list[str]) -> int:
     variants = {subject: table for subject, _, table in COMPARISONS}
     comparisons = compare_all(columns, pairs)
     flaky: list[tuple[str, str]] = []
-    notes: list[str] = []
-    if source_fingerprint() != fingerprint:
+    mixed = source_fingerprint() != fingerprint
+    if mixed:
         notes.append("pike's source changed while the suite ran: the runs mix versions,"
                      " so failures were not run again")
-    elif args.retry and (plan := retry_plan(comparisons, variants, known, runs)):
-        print(f"conformance: running the files of {sum(len(r.tests) for r in plan.values())}"
-              " failing test(s) again", flush=True)
-        for name, retry in plan.items():
-            again = replace(settings, workdir=settings.workdir / "retry",
-                            targets=tuple(retry.files),
-                            pytest_args=(*settings.pytest_args, *retry.pytest_args()))
-            flaky += apply_retries(columns, run_all([RUNS[name]], again)[0], retry.tests)
-        comparisons = compare_all(columns, pairs)
+    elif args.retry and (plan := plan_reruns(comparisons, variants, known, runs, columns)):
+        print(f"conformance: rerunning {len(plan)} failing test(s) alone, on pike and on"
+              " the references", flush=True)
+        judgement = _rerun(plan, settings, columns)
+        flaky = judgement.flaky
+        comparisons = compare_all(columns, pairs, judgement.shared)
     no_ipv6 = {test for column in columns.values() for test, result in column.items()
                if result.message.endswith(NO_IPV6_LOCALHOST)}
     if no_ipv6:
@@ -151,7 +263,7 @@ def main(argv: list[str]) -> int:
         verdict.problems[:0] = [f"{name} is unavailable: {why}"
                                 for name, why in unavailable.items()]
 
-    if not notes and source_fingerprint() != fingerprint:
+    if not mixed and source_fingerprint() != fingerprint:
         notes.append("pike's source changed while failures were run again: a failure that"
                      " passed the second time may have been fixed, not flaky")
     data = Report(version, runs, columns, comparisons, variants, known, unavailable, verdict,
@@ -159,6 +271,10 @@ def main(argv: list[str]) -> int:
     args.report.write_text(render(data))
     print(render(data, limit=args.limit))
     print(f"conformance: report written to {args.report}")
+    counts = summary(data)
+    if args.summary_json is not None:
+        args.summary_json.write_text(json.dumps(counts, indent=1))
+    _print_counts(counts)
     if verdict is not None and not verdict.ok:
         print("conformance: GATE FAILED:\n" + "\n".join(f"  {p}" for p in verdict.problems),
               file=sys.stderr)

@@ -1,4 +1,11 @@
-"""The CI verdict: fail on new pike regressions, and on known failures that are fixed.
+"""The CI verdict: fail on pike regressions, on what pike's run hid, on fixed known failures.
+
+A pike failure that a reference shares (in the same run, or when rerun alone;
+see `compare.py` and `rerun.py`) is the environment's and does not fail the gate;
+a flake does not either, but both are listed in the report. What the gate cannot
+see it does not excuse: a test every reference run collected that pike's run did
+not, and a test skipped only on pike (every reference passed it), fail the gate
+unless the skip is listed in known_failures.toml with its cause.
 
 The known-failures list may only shrink: a listed test that now passes on pike
 fails the gate until its entry is removed, so the list never hides a fix (or,
@@ -58,7 +65,19 @@ def gate(
                 f"{comparison.subject} ran no tests while the references ran"
                 f" {', '.join(f'{n} ({ref})' for ref, n in sizes.items())}"
             )
+        elif comparison.not_collected:
+            verdict.problems.append(
+                f"{comparison.subject} collected {len(comparison.not_collected)} test(s) fewer"
+                f" than every reference collected ({comparison.reference_tests}): first"
+                f" {comparison.not_collected[0]}"
+            )
         listed = known.get(variant, {})
+        hidden = [f for f in comparison.skipped_only_here if f.test not in listed]
+        if hidden:
+            verdict.problems.append(
+                f"{len(hidden)} test(s) skipped only on {comparison.subject} (every reference"
+                f" passed them): first {hidden[0].test} ({hidden[0].result.message})"
+            )
         checked.setdefault(variant, set()).update(columns.get(comparison.subject, {}))
         unexpected = [f for f in comparison.regressions if f.test not in listed]
         verdict.unexpected.extend(unexpected)
@@ -68,6 +87,7 @@ def gate(
                 f" (of {len(comparison.regressions)}; {len(listed)} known)"
             )
         regressed = {f.test for f in comparison.regressions}
+        regressed |= {f.test for f in comparison.skipped_only_here}
         for test in sorted(listed):
             result = columns.get(comparison.subject, {}).get(test)
             if result is None or test in regressed:
@@ -80,7 +100,7 @@ def gate(
             else:
                 verdict.notes.append(
                     f"known failure is not a regression here ({result.outcome} on"
-                    f" {comparison.subject}, failing on the references too): {test}"
+                    f" {comparison.subject}, not passing on the references either): {test}"
                 )
     if full_run:
         for variant, seen in checked.items():

@@ -62,6 +62,8 @@ def _finding(finding: Finding, cause: str | None = None) -> str:
         text += f" ({finding.result.message})"
     if refs:
         text += f"; {refs}"
+    if finding.why:
+        text += f"; {finding.why}"
     if cause:
         text += f" - known: {cause}"
     return text
@@ -92,6 +94,47 @@ class Report:
     notes: Sequence[str] = ()  # about the run as a whole
 
 
+RULES = """\
+How pike failures are judged: a failure is *shared* (the environment's, not
+pike's) when a reference variant of the same test failed in the same run too and
+either no reference passed it or one failed the same way (same outcome and
+exception type). Any other failure is rerun alone, in a fresh process per backend,
+on pike and on the references at once: if pike passes it is a *flake* (listed, not
+gating); if pike fails again and a reference fails the same way it is shared;
+otherwise it is a *regression*. The gate fails on regressions not in
+known_failures.toml, on tests every reference collected but pike did not, and on
+tests skipped only on pike."""
+
+
+def summary(data: Report) -> dict[str, object]:
+    """Counts per column and per comparison, for machines (the matrix reads it)."""
+    columns = {
+        name: {
+            "passed": sum(1 for r in results.values() if r.good),
+            "failed": sum(1 for r in results.values() if r.bad),
+            "skipped": sum(1 for r in results.values() if not r.good and not r.bad),
+        }
+        for name, results in data.columns.items()
+    }
+    comparisons = {
+        c.subject: {
+            "tests": c.tests,
+            "regressions": sum(1 for f in c.regressions
+                               if f.test not in data.known.get(data.variants[c.subject], {})),
+            "known": sum(1 for f in c.regressions
+                         if f.test in data.known.get(data.variants[c.subject], {})),
+            "shared": len(c.shared_failures),
+            "skipped_only_here": len(c.skipped_only_here),
+            "not_collected": len(c.not_collected),
+            "flaky": sum(1 for column, _ in data.flaky if column == c.subject),
+        }
+        for c in data.comparisons
+    }
+    return {"anyio": data.anyio_version, "columns": columns, "comparisons": comparisons,
+            "gate": None if data.verdict is None else data.verdict.ok,
+            "problems": [] if data.verdict is None else list(data.verdict.problems)}
+
+
 def render(data: Report, limit: int | None = None) -> str:
     """The whole report; `limit` cuts each list of tests to that many lines."""
     anyio_version, runs, columns = data.anyio_version, data.runs, data.columns
@@ -116,8 +159,10 @@ def render(data: Report, limit: int | None = None) -> str:
                   f" ({comparison.tests} tests)"]
         lines += _section("regressions", new, limit)
         lines += _section("known failures (known_failures.toml)", old, limit)
-        lines += _section("failing on every backend (not pike's fault)",
-                          [_finding(f) for f in comparison.broken_everywhere], limit)
+        lines += _section("not collected on this backend (every reference collected them)",
+                          [f"- `{test}`" for test in comparison.not_collected], limit)
+        lines += _section("failing on a reference too (not pike's fault)",
+                          [_finding(f) for f in comparison.shared_failures], limit)
         lines += _section("skipped only here", [_finding(f) for f in comparison.skipped_only_here],
                           limit)
         lines += _section("passing only here", [_finding(f) for f in comparison.passed_only_here],
@@ -126,7 +171,8 @@ def render(data: Report, limit: int | None = None) -> str:
             lines += ["", "No regressions."]
     flaky = [f"- `{test}` on {column}: {columns[column][test].message}"
              for column, test in data.flaky]
-    lines += _section("flaky (failed, then passed when its file ran again)", flaky, limit)
+    lines += _section("flaky on pike (failed, then passed when rerun alone)", flaky, limit)
+    lines += ["", "## How failures are judged", "", RULES]
     if verdict is not None:
         lines += ["", "## Gate: " + ("PASS" if verdict.ok else "FAIL")]
         lines += [f"- {problem}" for problem in verdict.problems]

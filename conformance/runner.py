@@ -42,6 +42,7 @@ class RunSettings:
     jobs: int
     targets: tuple[str, ...] = ("tests",)
     pytest_args: tuple[str, ...] = ()
+    wrapper: tuple[str, ...] = ()  # command prefix, e.g. a private network namespace
 
 
 def new_workdir(parent: Path, keep: int = 5, grace: float = 3600.0) -> Path:
@@ -82,7 +83,7 @@ def _command(spec: RunSpec, settings: RunSettings, out: Path, basetemp: Path) ->
            "-p", "no:cacheprovider", "-q"]
     if spec.poll:
         cmd.append("--conformance-poll")
-    return [*cmd, *settings.targets, *settings.pytest_args]
+    return [*settings.wrapper, *cmd, *settings.targets, *settings.pytest_args]
 
 
 def _environment(spec: RunSpec, settings: RunSettings) -> dict[str, str]:
@@ -100,6 +101,7 @@ def _environment(spec: RunSpec, settings: RunSettings) -> dict[str, str]:
 @dataclass
 class _Running:
     spec: RunSpec
+    settings: RunSettings
     out: Path
     log: Path
     basetemp: Path
@@ -113,33 +115,42 @@ class _Running:
 
 
 def run_all(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunResult]:
-    """Run every spec, at most `settings.jobs` at once, in the given order.
+    """Run every spec with the same settings; see `run_jobs`."""
+    return run_jobs([(spec, settings) for spec in specs])
+
+
+def run_jobs(jobs: Sequence[tuple[RunSpec, RunSettings]]) -> list[RunResult]:
+    """Run every (spec, settings) job, at most `jobs` (of the first) at once, in order.
 
     A process that stops reporting for longer than the per-test timeout plus
     STALL_GRACE is wedged where pytest-timeout cannot reach (a thread holding the
     main thread up, say): it is killed, its test recorded as a hang, and the run
     resumed after it. A process that crashes mid-test is resumed the same way.
     """
-    settings.workdir.mkdir(parents=True, exist_ok=True)
-    pending = list(specs)
-    running: list[_Running] = []
-    results: dict[str, RunResult] = {}
+    if not jobs:
+        return []
+    width = max(1, jobs[0][1].jobs)
+    pending = list(enumerate(jobs))
+    running: list[tuple[int, _Running]] = []
+    results: dict[int, RunResult] = {}
     try:
         while pending or running:
-            while pending and len(running) < settings.jobs:
-                running.append(_start(pending.pop(0), settings))
+            while pending and len(running) < width:
+                index, (spec, settings) = pending.pop(0)
+                settings.workdir.mkdir(parents=True, exist_ok=True)
+                running.append((index, _start(spec, settings)))
             time.sleep(0.2)
-            for job in list(running):
-                if _step(job, settings):
-                    running.remove(job)
-                    results[job.spec.name] = _finish(job, settings)
+            for index, job in list(running):
+                if _step(job, job.settings):
+                    running.remove((index, job))
+                    results[index] = _finish(job, job.settings)
     finally:  # interrupted: the pytest processes live in their own sessions, end them
-        for job in running:
+        for _, job in running:
             if job.proc is not None:
                 _kill_group(job.proc)
                 job.proc.wait()
             shutil.rmtree(job.basetemp, ignore_errors=True)
-    return [results[spec.name] for spec in specs]
+    return [results[index] for index in range(len(jobs))]
 
 
 def _step(job: _Running, settings: RunSettings) -> bool:
@@ -210,7 +221,7 @@ def _start(spec: RunSpec, settings: RunSettings) -> _Running:
     # Short, private base directory: anyio's tests bind UNIX sockets under tmp_path,
     # and those paths are limited to about 100 bytes.
     basetemp = Path(tempfile.mkdtemp(prefix=f"pikeconf-{slug}-"))
-    job = _Running(spec, out, log, basetemp, time.monotonic())
+    job = _Running(spec, settings, out, log, basetemp, time.monotonic())
     _launch(job, settings, resume=False)
     return job
 

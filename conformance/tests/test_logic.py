@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance.compare import compare
+from conformance.compare import compare, compare_all, sibling_ids, signature
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
+from conformance.netns import hosts_text
 from conformance.outcomes import (
     FAILED,
     FLAKY,
@@ -26,7 +27,7 @@ from conformance.outcomes import (
     load_run,
 )
 from conformance.plugin import normalised_id
-from conformance.retry import apply_retries, retry_plan
+from conformance.rerun import MAX_RERUNS, judge, plan_reruns
 
 OK = TestResult(PASSED)
 FAIL = TestResult(FAILED, "boom")
@@ -73,7 +74,7 @@ def test_compare_classifies() -> None:
     trio = {"reg": FAIL, "ipv6": FAIL, "ok": OK, "skip": OK, "only": SKIP, "gone": OK}
     result = compare("pike", pike, {"asyncio": asyncio, "trio": trio})
     assert [f.test for f in result.regressions] == ["alone", "gone", "reg"]
-    assert [f.test for f in result.broken_everywhere] == ["ipv6"]
+    assert [f.test for f in result.shared_failures] == ["ipv6"]
     assert [f.test for f in result.skipped_only_here] == ["skip"]
     assert [f.test for f in result.passed_only_here] == ["only"]
     assert result.regressions[2].references == {"asyncio": PASSED, "trio": FAILED}
@@ -81,7 +82,8 @@ def test_compare_classifies() -> None:
 
 def _verdict(pike: dict[str, TestResult], known: dict[str, str], full: bool = True,
              runs: list[RunResult] | None = None) -> list[str]:
-    refs = {"asyncio": {"a": OK, "b": OK, "c": OK, "d": FAIL}}
+    reference = {"a": OK, "b": OK, "c": OK, "d": FAIL}
+    refs = {"asyncio": {test: reference[test] for test in pike} if pike else reference}
     columns = {"pike": pike, **refs}
     comparisons = [compare("pike", pike, refs)]
     return gate(comparisons, VARIANTS, columns, {"pike": known}, runs or [], full).problems
@@ -130,19 +132,149 @@ def test_checked_in_known_failures_parse() -> None:
     load_known()
 
 
-def test_retry_plan_reruns_files_and_marks_flaky() -> None:
-    first = {"t.py::a": TestResult(FAILED, "x", nodeid="t.py::a[pike]"),
-             "t.py::b": TestResult(TIMEOUT, nodeid="t.py::b[pike]"),
-             "t.py::c": TestResult(FAILED, nodeid="t.py::c[pike]")}
-    columns = {"pike": dict(first), "asyncio": {"t.py::a": OK, "t.py::b": OK, "t.py::c": OK}}
-    run = RunResult("pike", columns={"pike": columns["pike"]})
-    comparisons = [compare("pike", columns["pike"], {"asyncio": columns["asyncio"]})]
-    plan = retry_plan(comparisons, VARIANTS, {"pike": {"t.py::c": "known"}}, [run])
-    assert list(plan) == ["pike"]
-    retry = plan["pike"]
-    assert (retry.files, retry.tests, retry.deselect) == (["t.py"], {"t.py::a[pike]"},
-                                                          {"t.py::b[pike]"})
-    again = RunResult("pike", columns={"pike": {"t.py::a": OK, "t.py::c": OK}})
-    assert apply_retries(columns, again, retry.tests) == [("pike", "t.py::a")]
-    assert columns["pike"]["t.py::a"].outcome == FLAKY
-    assert columns["pike"]["t.py::c"].outcome == FAILED  # known failures are not retried
+TIMED_OUT = TestResult(FAILED, "subprocess.TimeoutExpired: Command timed out after 3 seconds")
+BROKEN = TestResult(FAILED, "RuntimeError: the kernel lost a task")
+
+
+def test_signature_is_outcome_and_exception_type() -> None:
+    assert signature(TIMED_OUT) == (FAILED, "TimeoutExpired")
+    assert signature(TestResult(FAILED, "assert 1 == 2")) == (FAILED, "AssertionError")
+    assert signature(TestResult(TIMEOUT, "Timeout (0:00:30)!")) == (TIMEOUT, "")
+    assert signature(TestResult(FAILED, "weird")) == (FAILED, "")
+
+
+def test_failure_shared_the_same_way_in_the_same_run_is_not_a_regression() -> None:
+    pike = {"load": TIMED_OUT, "real": BROKEN}
+    asyncio = {"load": TIMED_OUT, "real": TestResult(FAILED, "OSError: no")}
+    trio = {"load": OK, "real": OK}
+    result = compare("pike", pike, {"asyncio": asyncio, "trio": trio})
+    assert [f.test for f in result.shared_failures] == ["load"]
+    assert "same way on asyncio" in result.shared_failures[0].why
+    # asyncio failed too, but differently, and trio passed: still pike's.
+    assert [f.test for f in result.regressions] == ["real"]
+
+
+def test_backend_name_siblings_stand_in_as_references() -> None:
+    assert sibling_ids("t.py::test_k[pike]") == {"asyncio": "t.py::test_k[asyncio]",
+                                                 "trio": "t.py::test_k[trio]"}
+    assert sibling_ids("t.py::test_k[x-pike]")["trio"] == "t.py::test_k[x-trio]"
+    assert sibling_ids("t.py::test_k") == {} == sibling_ids("t.py::test_k[pikes]")
+    none = {"t.py::test_k[asyncio]": TIMED_OUT, "t.py::test_k[trio]": TIMED_OUT,
+            "t.py::test_j[asyncio]": OK, "t.py::test_j[trio]": OK}
+    mine = {"t.py::test_k[pike]": TIMED_OUT, "t.py::test_j[pike]": TIMED_OUT}
+    result = compare("none@pike", mine, {"none": none})
+    assert [f.test for f in result.shared_failures] == ["t.py::test_k[pike]"]
+    assert result.shared_failures[0].references == {"none[asyncio]": FAILED,
+                                                     "none[trio]": FAILED}
+    assert [f.test for f in result.regressions] == ["t.py::test_j[pike]"]
+
+
+def test_gate_fails_when_pike_collects_fewer_tests() -> None:
+    refs = {"asyncio": {"a": OK, "b": OK, "asyncio_only": OK}, "trio": {"a": OK, "b": OK}}
+    pairs = [("pike", ("asyncio", "trio"))]
+    comparisons = compare_all({"pike": {"a": OK}, **refs}, pairs)
+    assert comparisons[0].not_collected == ["b"]  # asyncio_only is backend-specific
+    problems = gate(comparisons, VARIANTS, {"pike": {"a": OK}, **refs}, {}, [], True).problems
+    assert problems == ["pike collected 1 test(s) fewer than every reference collected (2):"
+                        " first b"]
+    # With one reference missing, a backend-specific test cannot be told apart: no check.
+    partial = compare_all({"pike": {"a": OK}, "asyncio": refs["asyncio"]}, pairs)
+    assert partial[0].not_collected == []
+
+
+def test_gate_fails_on_tests_skipped_only_on_pike_unless_listed() -> None:
+    problems = _verdict({"a": SKIP, "b": OK, "c": OK, "d": SKIP}, {})
+    assert len(problems) == 1 and "1 test(s) skipped only on pike" in problems[0]
+    assert "first a (not here)" in problems[0]  # d is not passed by the reference: fine
+    assert _verdict({"a": SKIP, "b": OK, "c": OK}, {"a": "needs X, absent on pike"}) == []
+
+
+def _rerun_setup(pike: dict[str, TestResult]) -> tuple[dict[str, dict[str, TestResult]],
+                                                        list[RunResult]]:
+    asyncio = {test: TestResult(PASSED, nodeid=f"{test}[asyncio]") for test in pike}
+    trio = {test: TestResult(PASSED, nodeid=f"{test}[trio]") for test in pike}
+    columns = {"pike": dict(pike), "asyncio": asyncio, "trio": trio}
+    runs = [RunResult(name, columns={name: column}) for name, column in columns.items()]
+    return columns, runs
+
+
+def test_rerun_alone_tells_flakes_environment_and_regressions_apart() -> None:
+    pike = {test: TestResult(FAILED, "subprocess.TimeoutExpired: 3 s", nodeid=f"{test}[pike]")
+            for test in ("t.py::flaky", "t.py::env", "t.py::real", "t.py::other_way")}
+    pike["t.py::hang"] = TestResult(TIMEOUT, "Timeout", nodeid="t.py::hang[pike]")
+    pike["t.py::gone"] = TestResult(MISSING, nodeid="t.py::gone[pike]")
+    pike["t.py::known"] = TestResult(FAILED, "x", nodeid="t.py::known[pike]")
+    columns, runs = _rerun_setup(pike)
+    comparisons = compare_all(columns, [("pike", ("asyncio", "trio"))])
+    plan = plan_reruns(comparisons, VARIANTS, {"pike": {"t.py::known": "cause"}}, runs, columns)
+    assert sorted(r.test for r in plan) == ["t.py::env", "t.py::flaky", "t.py::hang",
+                                            "t.py::other_way", "t.py::real"]
+    env = next(r for r in plan if r.test == "t.py::env")
+    assert env.subject == ("pike", "t.py::env[pike]")
+    assert env.references == {"asyncio": ("asyncio", "t.py::env[asyncio]"),
+                              "trio": ("trio", "t.py::env[trio]")}
+    timed_out = TestResult(FAILED, "subprocess.TimeoutExpired: 3 s")
+    outcomes = {
+        ("pike", "t.py::flaky[pike]"): OK,
+        ("pike", "t.py::env[pike]"): timed_out,
+        ("trio", "t.py::env[trio]"): timed_out,
+        ("asyncio", "t.py::env[asyncio]"): OK,
+        ("pike", "t.py::real[pike]"): timed_out,
+        ("pike", "t.py::other_way[pike]"): timed_out,
+        ("asyncio", "t.py::other_way[asyncio]"): TestResult(FAILED, "assert 0"),
+        # t.py::hang[pike] reported nothing on rerun: missing, still pike's
+    }
+    judgement = judge(plan, outcomes, columns)
+    assert judgement.flaky == [("pike", "t.py::flaky")]
+    assert columns["pike"]["t.py::flaky"].outcome == FLAKY
+    assert list(judgement.shared["pike"]) == ["t.py::env"]
+    assert "on trio too" in judgement.shared["pike"]["t.py::env"]
+    assert sorted(judgement.confirmed) == [("pike", "t.py::hang"), ("pike", "t.py::other_way"),
+                                           ("pike", "t.py::real")]
+    again = compare_all(columns, [("pike", ("asyncio", "trio"))], judgement.shared)[0]
+    assert sorted(f.test for f in again.regressions) == [
+        "t.py::gone", "t.py::hang", "t.py::known", "t.py::other_way", "t.py::real"]
+    assert [f.test for f in again.shared_failures] == ["t.py::env"]
+
+
+def test_too_many_failures_are_not_rerun() -> None:
+    pike = {f"t.py::{i}": TestResult(FAILED, "x", nodeid=f"t.py::{i}[pike]")
+            for i in range(MAX_RERUNS + 1)}
+    columns, runs = _rerun_setup(pike)
+    comparisons = compare_all(columns, [("pike", ("asyncio", "trio"))])
+    assert plan_reruns(comparisons, VARIANTS, {}, runs, columns) == []
+
+
+def test_hosts_file_maps_localhost_to_both_loopbacks() -> None:
+    text = hosts_text("127.0.0.1 localhost\n127.0.0.1 vm # me\n::1 ip6-localhost localhost\n")
+    assert text.splitlines() == ["127.0.0.1 localhost", "::1 localhost", "127.0.0.1 vm",
+                                 "::1 ip6-localhost"]
+
+
+def test_matrix_takes_the_newest_final_release_of_each_minor() -> None:
+    from conformance.matrix import newest_per_minor
+
+    versions = ["4.16.0", "4.15.1", "4.15.0", "4.10.0rc1", "4.9.0", "4.8.0", "3.7.1", "4.6.2.post1"]
+    assert newest_per_minor(versions) == ["4.9.0", "4.15.1", "4.16.0"]
+
+
+def test_options_for_another_environment_are_stripped() -> None:
+    from conformance.cli import _without
+
+    argv = ["--gate", "--anyio", "4.9.0", "--python=/p", "tests/x.py", "--", "--anyio", "y"]
+    assert _without(argv, ("--anyio", "--python")) == ["--gate", "tests/x.py", "--", "--anyio",
+                                                       "y"]
+
+
+def test_venv_installs_anyios_declared_test_requirements(tmp_path: Path) -> None:
+    from conformance.venvs import anyio_test_requirements
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.optional-dependencies]\ntrio = ["trio >= 0.26"]\n'
+        'test = ["anyio[trio]", "coverage[toml] >= 7", "psutil >= 5.9",'
+        ' "uvloop >= 0.21; platform_system != \'Windows\'"]\n')
+    assert anyio_test_requirements(tmp_path) == [
+        "trio >= 0.26", "psutil >= 5.9", "uvloop >= 0.21; platform_system != 'Windows'"]
+    (tmp_path / "pyproject.toml").write_text(
+        '[dependency-groups]\ntest = ["pytest >= 9.0", {include-group = "x"}]\n')
+    assert anyio_test_requirements(tmp_path) == ["pytest >= 9.0"]
