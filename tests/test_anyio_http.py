@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -65,18 +64,7 @@ def anyio_backend() -> str:
     return "pike"
 
 
-@pytest.fixture
-def httpcore_on_anyio() -> Iterator[None]:
-    """httpx's engine refuses unknown sniffio names; pike ships an opt-in fix."""
-    from pike_anyio import httpcore_support
-
-    httpcore_support.enable()
-    yield
-    httpcore_support.disable()
-
-
 @pytest.mark.anyio
-@pytest.mark.usefixtures("httpcore_on_anyio")
 async def test_httpx_request_to_local_server() -> None:
     async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
         port: Any = listener.extra(anyio.abc.SocketAttribute.local_port)

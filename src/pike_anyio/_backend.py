@@ -24,6 +24,7 @@ import pike.testing
 
 from . import _io, _network, _process, _signals, _threads
 from ._cancel import CancelScope
+from ._compat import WANTS_BLOCKING_PORTAL, fill_missing_methods
 from ._options import run_options
 from ._sync import CapacityLimiter, Event, Lock, Semaphore
 from ._taskgroup import TaskGroup
@@ -152,3 +153,15 @@ class PikeBackend(AsyncBackend):
     @classmethod
     def create_test_runner(cls, options: dict[str, Any]) -> _AbstractTestRunner:
         return TestRunner(**options)
+
+    if WANTS_BLOCKING_PORTAL:
+
+        @classmethod
+        def create_blocking_portal(cls) -> Any:  # anyio 4.9-4.12 only
+            from ._portal import BlockingPortal
+
+            return BlockingPortal()
+
+
+#: Abstract methods of a newer anyio that this adapter lacks (empty when tested).
+STUBBED_METHODS = fill_missing_methods(PikeBackend)

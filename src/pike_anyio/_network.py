@@ -47,7 +47,10 @@ async def connect_tcp(host: str, port: int, local_address: Any = None) -> Socket
     return SocketStream(await _connected(sock, (host, port)))
 
 
-async def connect_unix(path: str | bytes, kind: Any) -> UNIXSocketStream:
+async def connect_unix(
+    path: str | bytes, kind: Any = _stdlib_socket.SOCK_STREAM
+) -> UNIXSocketStream:
+    # anyio < 4.16 passes no kind: a stream socket was the only one it connected.
     sock = pike.socket.socket(_stdlib_socket.AF_UNIX, kind)
     return UNIXSocketStream(await _connected(sock, path))
 

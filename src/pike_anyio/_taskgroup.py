@@ -5,7 +5,9 @@ failing child cancels its siblings, a group that only saw cancellations lets a
 single ``Cancelled`` out, ``start()`` keeps the child under the caller's scope
 until ``task_status.started()``. What is left here is anyio's API shape: tasks
 come in as coroutine objects wrapped in ``TaskHandle`` (anyio's own class, so
-handles behave the same on every backend), and the "not active" rules.
+handles behave the same on every backend), and the "not active" rules. Before
+anyio 4.14 there are no handles and task groups implement ``start_soon``
+themselves (see ``_compat``).
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from contextvars import Context
 from types import TracebackType
 from typing import Any, Literal
 
-from anyio import TaskHandle
 from anyio.abc import TaskGroup as _AbstractTaskGroup
-from anyio.abc._tasks import call_for_coroutine, get_callable_name, get_coro_name
 
 import pike
 
 from ._cancel import CancelScope, adopt
+from ._compat import (
+    TaskHandle,
+    call_for_coroutine,
+    get_callable_name,
+    get_coro_name,
+    new_task_handle,
+)
 
 _INACTIVE = "This task group is not active; no new tasks can be started."
 
@@ -46,7 +53,7 @@ class _Starter:
         self.func = func
         self.args = args
         self.name = name
-        self.handle: TaskHandle[Any] | None = None
+        self.handle: Any = None
         self.status: pike.TaskStatus[Any] | None = None
         self.early_value: Any = _UNSET
 
@@ -64,7 +71,10 @@ class _Starter:
         if self.early_value is not _UNSET:
             task_status.started(self.early_value)
         self.status = task_status
-        handle = self.handle = TaskHandle(coro, self.name, CancelScope())
+        if TaskHandle is None:
+            await coro
+            return
+        handle = self.handle = new_task_handle(coro, self.name, CancelScope())
         await handle._run_coro()
 
 
@@ -104,14 +114,14 @@ class TaskGroup(_AbstractTaskGroup):
         *,
         name: object = None,
         context: Context | None = None,
-    ) -> TaskHandle[Any]:
+    ) -> Any:
         if not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
         if not self._active:
             coro.close()
             raise RuntimeError(_INACTIVE)
         # Our CancelScope directly: anyio's default would look the backend up again.
-        handle = TaskHandle(coro, get_coro_name(coro, name), CancelScope())
+        handle = new_task_handle(coro, get_coro_name(coro, name), CancelScope())
         nursery = self._nursery
         assert nursery is not None
         if context is None:
@@ -119,6 +129,18 @@ class TaskGroup(_AbstractTaskGroup):
         else:
             context.run(nursery.start_soon, handle._run_coro, name=handle.name)
         return handle
+
+    if TaskHandle is None:
+        # anyio < 4.14: no create_task() behind start_soon(), so it is ours to define.
+        # The newest anyio's stubs make start_soon final; this branch never runs there.
+        def start_soon(  # type: ignore[misc,override]
+            self, func: Callable[..., Any], *args: object, name: object = None
+        ) -> None:
+            if not self._active:
+                raise RuntimeError(_INACTIVE)
+            nursery = self._nursery
+            assert nursery is not None
+            nursery.start_soon(func, *args, name=name)
 
     async def start(
         self,

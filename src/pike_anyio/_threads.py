@@ -12,12 +12,17 @@ from contextvars import copy_context
 from typing import Any, TypeVar
 
 import anyio
-from anyio._core._eventloop import threadlocals
-from anyio.lowlevel import EventLoopToken
 
 import pike
-from pike.lowlevel import RunToken, current_token
+from pike.lowlevel import RunToken, RunVar, current_token
 
+from ._compat import (
+    INSTANCES_RECLASSABLE,
+    claim_worker,
+    claimed_native_token,
+    release_worker,
+    worker_token,
+)
 from ._sync import CapacityLimiter
 
 T = TypeVar("T")
@@ -30,15 +35,17 @@ async def run_sync_in_worker_thread(
     abandon_on_cancel: bool = False,
     limiter: Any = None,
 ) -> T:
-    token = EventLoopToken(backend, current_token())
+    token = worker_token(backend, current_token())
+    if limiter is None and not INSTANCES_RECLASSABLE:
+        limiter = current_default_thread_limiter()
 
     def in_worker() -> T:
         # What anyio's claim_worker_thread() does, without a generator per call.
-        threadlocals.current_token = token
+        claim_worker(backend, token)
         try:
             return func(*args)
         finally:
-            del threadlocals.current_token
+            release_worker()
 
     return await pike.to_thread.run_sync(
         in_worker, abandon_on_cancel=abandon_on_cancel, limiter=limiter
@@ -53,10 +60,30 @@ def current_default_thread_limiter() -> CapacityLimiter:
     WORKAROUND (kernel request A5): pike creates it as a ``pike.CapacityLimiter``;
     our subclass adds no state, so its class is switched in place, once per run.
     """
+    if not INSTANCES_RECLASSABLE:
+        return _own_default_limiter()
     limiter = pike.to_thread.current_default_thread_limiter()
     if limiter.__class__ is not CapacityLimiter:
         limiter.__class__ = CapacityLimiter
     return limiter  # type: ignore[no-any-return]
+
+
+_default_limiter: RunVar[CapacityLimiter] = RunVar("pike_anyio default thread limiter")
+
+
+def _own_default_limiter() -> CapacityLimiter:
+    """anyio < 4.14: a per-run limiter of our own, sized like pike's default.
+
+    pike's own limiter cannot become an anyio one there (see ``_compat``), so
+    anyio's worker threads all pass this one to pike explicitly instead.
+    """
+    try:
+        return _default_limiter.get()
+    except LookupError:
+        total = pike.to_thread.current_default_thread_limiter().total_tokens
+        limiter = CapacityLimiter(total)
+        _default_limiter.set(limiter)
+        return limiter
 
 
 def _own_worker_token(token: object) -> object:
@@ -66,8 +93,7 @@ def _own_worker_token(token: object) -> object:
     when it finds the run through the worker thread itself; anyio always passes
     the token, so hand it over only when the call comes from somewhere else.
     """
-    claimed = getattr(threadlocals, "current_token", None)
-    if claimed is not None and claimed.native_token is token:
+    if claimed_native_token() is token:
         return None
     return token
 

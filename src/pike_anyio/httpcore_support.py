@@ -1,50 +1,59 @@
-"""Opt-in: let httpcore (and so httpx) run on pike.
+"""httpcore/httpx (and httpcore2/httpx2) on pike.
 
-httpcore picks its locks and network backend by the sniffio name of the
-running library and refuses anything but "asyncio" and "trio". Its "asyncio"
-implementation is written entirely against anyio's public API, so it works on
-any anyio backend; only the name check is in the way. ``enable()`` teaches that
-check that "pike" should take the anyio path. It changes nothing else and is
-idempotent. Call it once, before making requests::
-
-    import pike_anyio.httpcore_support
-    pike_anyio.httpcore_support.enable()
+Nothing to call in a normal install: the start-up hook (``_pike_anyio_hook``)
+patches these libraries' async-environment checks as they are imported (see
+its docstring for what and why). ``enable()`` applies the same patches by hand
+for interpreters started without the hook (``python -S``, a frozen app, or
+modules imported before the hook was installed); it skips libraries that are
+not installed and is idempotent. ``disable()`` restores the originals.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import importlib.util
+import sys
+from types import ModuleType
 
-import sniffio
+import _pike_anyio_hook as _hook
 
-_MODULES = ("httpcore._synchronization", "httpcore._backends.auto")
+#: Modules that import httpcore's check by name, so hold their own reference to it.
+_ALIASES = {
+    "httpcore._synchronization": ("httpcore._backends.auto",),
+    "httpcore2._synchronization": ("httpcore2._backends.auto",),
+}
 
 
-def _pike_as_anyio(real: Callable[[], str]) -> Callable[[], str]:
-    def current_async_library() -> str:
-        if sniffio.current_async_library() == "pike":
-            return "asyncio"  # httpcore's name for its anyio-based implementation
-        return real()
+def _installed(module_name: str) -> ModuleType | None:
+    top = module_name.partition(".")[0]
+    if importlib.util.find_spec(top) is None:
+        return None
+    return importlib.import_module(module_name)
 
-    current_async_library.__pike_wrapped__ = real  # type: ignore[attr-defined]
-    return current_async_library
+
+def _rebind_aliases(module_name: str, attr: str, module: ModuleType) -> None:
+    for alias_name in _ALIASES.get(module_name, ()):
+        alias = importlib.import_module(alias_name)
+        setattr(alias, attr, getattr(module, attr))
 
 
 def enable() -> None:
-    """Make httpcore treat pike like any other anyio backend. Idempotent."""
-    for name in _MODULES:
-        module = importlib.import_module(name)
-        real = getattr(module, "current_async_library")  # noqa: B009
-        if not hasattr(real, "__pike_wrapped__"):
-            setattr(module, "current_async_library", _pike_as_anyio(real))  # noqa: B010
+    """Patch every installed library the hook knows. Idempotent."""
+    for module_name, patch in _hook.PATCHES.items():
+        module = _installed(module_name)
+        if module is not None and patch(module) and module_name in _ALIASES:
+            _rebind_aliases(module_name, "current_async_library", module)
 
 
 def disable() -> None:
-    """Undo ``enable()``."""
-    for name in _MODULES:
-        module = importlib.import_module(name)
-        current = getattr(module, "current_async_library")  # noqa: B009
-        real = getattr(current, "__pike_wrapped__", None)
-        if real is not None:
-            setattr(module, "current_async_library", real)  # noqa: B010
+    """Undo the patches (the hook's and ``enable()``'s) in modules already imported."""
+    for module_name in _hook.PATCHES:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for attr in ("current_async_library", "create_event"):
+            real = getattr(getattr(module, attr, None), _hook.WRAPPED_ATTR, None)
+            if real is not None:
+                setattr(module, attr, real)
+                if module_name in _ALIASES:
+                    _rebind_aliases(module_name, attr, module)
