@@ -13,6 +13,7 @@ so the hook copies ``BACKEND_MODULE_NAMES`` into ``anyio._backends._pike``.
 
 from ._compat import (
     SUPPORTED_RANGE,
+    WANTS_BLOCKING_PORTAL,
     MissingBackendMethodError,
     UnsupportedAnyioError,
     require_supported_anyio,
@@ -41,7 +42,7 @@ from ._testing import TestRunner  # noqa: E402
 backend_class = PikeBackend
 
 #: The names ``anyio._backends._pike`` exposes, as anyio's trio and asyncio backends do.
-BACKEND_MODULE_NAMES = (
+BACKEND_MODULE_NAMES: tuple[str, ...] = (
     "backend_class",
     "CancelScope",
     "CapacityLimiter",
@@ -60,6 +61,11 @@ BACKEND_MODULE_NAMES = (
     "UNIXSocketListener",
     "UNIXSocketStream",
 )
+
+if WANTS_BLOCKING_PORTAL:  # anyio 4.9-4.12: backend modules also define their portal class
+    from ._portal import BlockingPortal  # noqa: F401
+
+    BACKEND_MODULE_NAMES += ("BlockingPortal",)
 
 __all__ = [
     "BACKEND_MODULE_NAMES",
