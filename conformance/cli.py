@@ -30,8 +30,7 @@ from conformance.compare import compare_all
 from conformance.gate import gate
 from conformance.known import KnownFailuresError, load_known
 from conformance.netns import host_has_ipv6_localhost, namespace_wrapper
-from conformance.outcomes import MISSING, TestResult
-from conformance.plugin import NO_IPV6_LOCALHOST
+from conformance.outcomes import MISSING, NO_IPV6_LOCALHOST, TestResult
 from conformance.report import Report, render, summary
 from conformance.rerun import Judgement, Rerun, judge, plan_reruns
 from conformance.runner import PACKAGE_DIR, RunSettings, new_workdir, run_all, run_jobs

@@ -30,6 +30,9 @@ NEUTRAL = frozenset({SKIPPED})
 #: Anything else is a failure of the backend under test (or of the machine).
 BAD = frozenset({FAILED, ERROR, TIMEOUT, UNAVAILABLE, MISSING})
 
+#: The reason the plugin gives when it skips the IPv6 tests (the report counts them).
+NO_IPV6_LOCALHOST = "needs an IPv6 'localhost', which this machine lacks (conformance harness)"
+
 #: Label of tests that anyio's conftest does not parametrize over backends.
 NO_BACKEND = "none"
 

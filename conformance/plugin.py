@@ -29,14 +29,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
-from anyio import get_available_backends
 from anyio._core import _eventloop
+
+try:
+    from anyio import get_available_backends
+except ImportError:  # anyio before 4.10 has no such function: every listed backend counts
+    get_available_backends = _eventloop.get_all_backends
 
 from conformance.backends import BACKENDS_ENV
 from conformance.outcomes import (
     ERROR,
     FAILED,
     NO_BACKEND,
+    NO_IPV6_LOCALHOST,
     PASSED,
     SKIPPED,
     TIMEOUT,
@@ -51,8 +56,12 @@ _SEVERITY = {PASSED: 0, XPASSED: 0, XFAILED: 0, SKIPPED: 1, UNAVAILABLE: 2, FAIL
              TIMEOUT: 3, ERROR: 4}
 
 
+def _extra_backends() -> list[str]:
+    return [name for name in os.environ.get(BACKENDS_ENV, "").split(",") if name]
+
+
 def _register_extra_backends() -> None:
-    names = [name for name in os.environ.get(BACKENDS_ENV, "").split(",") if name]
+    names = _extra_backends()
     new = tuple(name for name in names if name not in _eventloop.BACKENDS)
     if not new:
         return
@@ -102,13 +111,18 @@ def _param_value(param: object) -> object:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Append the poll variant to the params of the `anyio_backend` fixture in use.
+    """Add the extra backends, and the poll variant, to the `anyio_backend` params in use.
 
-    The conftest freezes its params when its fixture is defined, so the variant
-    is added to the fixture definition pytest is about to parametrize with; only
-    where that definition already has a plain "pike" param.
+    The conftest freezes its params when its fixture is defined, so they are
+    added to the fixture definition pytest is about to parametrize with. Newer
+    conftests build their params from anyio's backend list (which already holds
+    the extra backends); older ones (anyio 4.9) list "asyncio" and "trio"
+    literally, and get a plain param per extra backend here. The poll variant
+    goes only where a plain "pike" param exists.
     """
-    if not metafunc.config.getoption("conformance_poll"):
+    extra = _extra_backends()
+    poll = metafunc.config.getoption("conformance_poll")
+    if not extra and not poll:
         return
     fixturedefs = metafunc._arg2fixturedefs.get("anyio_backend") or ()
     for fixturedef in reversed(fixturedefs):
@@ -116,11 +130,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if params is None:
             continue
         values = [_param_value(p) for p in params]
+        names = {value if isinstance(value, str) else value[0] for value in values
+                 if isinstance(value, str) or (isinstance(value, tuple) and value)}
+        missing = [name for name in extra if name not in names]
+        if missing and {"asyncio", "trio"} <= names:
+            params = fixturedef.params = (  # type: ignore[misc]
+                *params, *(pytest.param(name, id=name) for name in missing))
+            values += missing
+            if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
+                fixturedef.ids = (*fixturedef.ids, *missing)  # type: ignore[misc]
+        if not poll:
+            return
         if "pike" in values and POLL_VALUE not in values:
             # Same marks as the plain param: its "pike is not available" skip, if any.
             marks = getattr(params[values.index("pike")], "marks", ())
-            poll = pytest.param(POLL_VALUE, id=POLL_LABEL, marks=marks)
-            fixturedef.params = (*params, poll)  # type: ignore[misc]
+            variant = pytest.param(POLL_VALUE, id=POLL_LABEL, marks=marks)
+            fixturedef.params = (*params, variant)  # type: ignore[misc]
             if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
                 fixturedef.ids = (*fixturedef.ids, POLL_LABEL)  # type: ignore[misc]
         return
@@ -183,7 +208,6 @@ def _select(config: pytest.Config, items: list[pytest.Item]) -> None:
         items[:] = kept
 
 
-NO_IPV6_LOCALHOST = "needs an IPv6 'localhost', which this machine lacks (conformance harness)"
 
 
 def _has_ipv6_localhost() -> bool:
