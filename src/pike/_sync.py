@@ -148,8 +148,28 @@ class Lock(_AsyncCM):
         elif owner is task:
             raise RuntimeError("Attempted to acquire an already held Lock")
         else:
+            if owner is not None:
+                self._watch_owner(owner)
             # release() makes us the owner before waking us.
             await self._lot.park()
+
+    def _watch_owner(self, owner: Task) -> None:
+        """Make sure the lock breaks if ``owner`` exits still holding it.
+
+        Only called once some task must wait, so an uncontended acquire and
+        release pay nothing for this.
+        """
+        if owner._exited:
+            self._lot.break_lot(owner)
+            return
+        hooks = owner._exit_hooks
+        if hooks is None:
+            hooks = owner._exit_hooks = {}
+        hooks[self] = self._owner_exited
+
+    def _owner_exited(self, task: Task) -> None:
+        if self._owner is task:
+            self._lot.break_lot(task)
 
     # ``async with lock`` awaits acquire() itself: no extra coroutine frame.
     __aenter__ = acquire
@@ -157,7 +177,13 @@ class Lock(_AsyncCM):
     def release(self) -> None:
         if self._owner is not _state.local.task:
             raise RuntimeError("can't release a Lock you don't own")
-        self._owner = self._lot.unpark_one() if self._lot else None
+        lot = self._lot
+        if lot:
+            owner = self._owner = lot.unpark_one()
+            if lot and owner is not None:
+                self._watch_owner(owner)  # the new owner is now the one awaited
+        else:
+            self._owner = None
 
     def statistics(self) -> LockStatistics:
         return LockStatistics(self._owner is not None, self._owner, len(self._lot))
@@ -284,11 +310,15 @@ class Condition(_AsyncCM):
 
     def notify(self, n: int = 1) -> None:
         self._check_owner()
-        self._lot.repark(self._lock._lot, count=n)
+        if self._lot:
+            self._lock._watch_owner(_state.current_task())
+            self._lot.repark(self._lock._lot, count=n)
 
     def notify_all(self) -> None:
         self._check_owner()
-        self._lot.repark_all(self._lock._lot)
+        if self._lot:
+            self._lock._watch_owner(_state.current_task())
+            self._lot.repark_all(self._lock._lot)
 
     def statistics(self) -> ConditionStatistics:
         return ConditionStatistics(len(self._lot), self._lock.statistics())

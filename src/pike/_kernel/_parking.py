@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from . import _state
+from ._exceptions import BrokenResourceError
 from ._task import Task
 from ._traps import Abort, RaiseCancelT
 
@@ -29,10 +30,12 @@ class ParkingLot:
     when a parked task is cancelled).
     """
 
-    __slots__ = ("_parked",)
+    __slots__ = ("_parked", "broken_by")
 
     def __init__(self) -> None:
         self._parked: OrderedDict[Task, None] = OrderedDict()
+        # The task whose exit broke the lot (see break_lot); None while usable.
+        self.broken_by: Task | None = None
 
     def __len__(self) -> int:
         return len(self._parked)
@@ -48,8 +51,30 @@ class ParkingLot:
         away from the kernel on every switch.
         """
         task = _state.current_task()
+        if self.broken_by is not None:
+            raise self._broken_error()
         self._parked[task] = None
         return (yield self._abort_for(task))
+
+    def _broken_error(self) -> BrokenResourceError:
+        return BrokenResourceError(
+            f"the lot was broken when {self.broken_by!r} exited while still owning "
+            "what its tasks wait for"
+        )
+
+    def break_lot(self, task: Task) -> None:
+        """Mark the lot broken by ``task``'s exit and fail every waiter.
+
+        For resources owned by a task (a Lock): once the owner is gone nobody
+        can ever hand them on, so waiters, present and future, get
+        BrokenResourceError instead of waiting forever.
+        """
+        if self.broken_by is not None:
+            return
+        self.broken_by = task
+        runner = _state.runner()
+        for waiter in list(self._pop(len(self._parked))):
+            runner.reschedule_error(waiter, self._broken_error())
 
     def unpark_one(self, value: Any = None) -> Task | None:
         """Wake the longest-waiting task, if any; return it."""
@@ -84,6 +109,9 @@ class ParkingLot:
         if not isinstance(new_lot, ParkingLot):
             raise TypeError("new_lot must be a ParkingLot")
         for task in self._pop(count):
+            if new_lot.broken_by is not None:
+                _state.runner().reschedule_error(task, new_lot._broken_error())
+                continue
             new_lot._parked[task] = None
             task._abort_fn = new_lot._abort_for(task)
 

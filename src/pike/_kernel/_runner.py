@@ -236,6 +236,12 @@ class Runner:
         return task
 
     def _task_exited(self, task: Task, value: Any, exc: BaseException | None) -> None:
+        task._exited = True
+        hooks = task._exit_hooks
+        if hooks is not None:
+            task._exit_hooks = None
+            for hook in hooks.values():
+                hook(task)
         scope = task._cancel_scope
         if scope is not task._root_scope:
             # The task returned from inside a cancel scope it never exited (an

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class Task:
         "_cancel_scope",
         "_child_nurseries",
         "_eventual_parent_nursery",
+        "_exit_hooks",
+        "_exited",
         "_name",
         "_next_exc",
         "_next_value",
@@ -70,6 +72,10 @@ class Task:
         self._next_value: Any = None
         self._next_exc: BaseException | object | None = None
         self.custom_sleep_data: Any = None
+        # Run when the task exits, keyed by what registered them: a Lock whose
+        # owner this task is, once another task waits for it (see _sync.Lock).
+        self._exit_hooks: dict[object, Callable[[Task], None]] | None = None
+        self._exited = False
 
     @property
     def name(self) -> str:
