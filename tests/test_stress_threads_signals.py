@@ -8,11 +8,7 @@ from stress.threads_signals import SCENARIOS
 
 # Scenarios that reproduce open defects. They run (XPASS once fixed: then drop the mark)
 # but do not gate CI until the fix is on main.
-KNOWN_DEFECTS = {
-    "sigint_stuck_cleanup": "found by this suite, reported to the lead: SIGINT only cancels "
-    "the root scope, so a shielded cleanup that blocks is not interrupted by further SIGINTs "
-    "and the process must be killed; trio raises KeyboardInterrupt into the shielded wait",
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

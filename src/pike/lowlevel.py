@@ -3,6 +3,7 @@
 from ._fdstream import FdStream
 from ._handle import Handle
 from ._kernel._current import current_clock, current_root_task, current_token, spawn_system_task
+from ._kernel._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
 from ._kernel._parking import ParkingLot, ParkingLotStatistics
 from ._kernel._run import SteppedRun
 from ._kernel._runvar import RunVar, RunVarToken
@@ -48,6 +49,9 @@ __all__ = [
     "checkpoint",
     "checkpoint_if_cancelled",
     "current_clock",
+    "currently_ki_protected",
+    "disable_ki_protection",
+    "enable_ki_protection",
     "current_default_thread_limiter",
     "current_notifier",
     "current_root_task",

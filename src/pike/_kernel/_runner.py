@@ -31,6 +31,7 @@ from ._asyncgens import AsyncGenTracker
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
 from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
+from ._ki import frame_is_protected, raise_keyboard_interrupt, register_loop_code
 from ._nursery import Nursery, open_nursery
 from ._spawn_checks import check_coroutine, coroutine_or_error
 from ._task import Task
@@ -114,6 +115,12 @@ class Runner:
         self.main_outcome: tuple[Any, BaseException | None] | None = None
         self.system_errors: list[BaseException] = []
         self.ki_delivered = False
+        # Ctrl-C: ki_seen after the first SIGINT; ki_hard once a later one found
+        # only protected code running (the loop then stops the run if the main
+        # task cannot take the KeyboardInterrupt at once).
+        self.ki_seen = False
+        self.ki_hard = False
+        self.ki_seen_late = False
         self._stop = False
         # What _install changed in the thread and process, as undo callbacks.
         self._undo: list[Callable[[], object]] = []
@@ -311,6 +318,12 @@ class Runner:
                 elif self.autojump_threshold < timeout and deadline != _INF:
                     timeout = self.autojump_threshold
                     idle = 2
+                if self.ki_pending:
+                    # The main task may just have parked where it can take it.
+                    self._deliver_ki()
+                    if runq:
+                        timeout = 0.0
+                        idle = 0
                 self.polling = True
                 events = self._debug_idle_wait(timeout) if self.debug else notifier_wait(timeout)
                 self.polling = False
@@ -452,10 +465,57 @@ class Runner:
             self.reschedule(task, None)
 
     def _deliver_ki(self) -> None:
-        self.ki_pending = False
-        self.ki_delivered = True
-        if self.init_task is not None:
-            self.init_task._root_scope.cancel("KeyboardInterrupt")
+        """Hand the pending KeyboardInterrupt to the main task, or keep it pending.
+
+        Called once per loop iteration while ``ki_pending``. The main task takes
+        it at its current park if the park can be aborted, else at its next
+        plain checkpoint, else (parked waiting for its nursery's children) as an
+        error of that nursery, which cancels the children. A shielded scope
+        defers the first Ctrl-C; after a second one, shields no longer count,
+        and if the main task still cannot take it the run is abandoned.
+        """
+        main = self.main_task
+        if main is None:
+            return  # not spawned yet: the next iteration will have it
+        if self.main_outcome is not None:
+            self.ki_pending = False
+            self.ki_seen_late = True  # nobody took it: outcome() raises it
+            return
+        if self._ki_into(main, self.ki_hard):
+            self.ki_pending = False
+            self.ki_delivered = True
+        elif self.ki_hard:
+            self.ki_pending = False
+            raise KeyboardInterrupt
+
+    def _ki_into(self, task: Task, hard: bool) -> bool:
+        if not hard:
+            scope: CancelScope | None = task._cancel_scope
+            while scope is not None:
+                if scope._shield:
+                    return False
+                scope = scope._parent
+        abort = task._abort_fn
+        if abort is None:
+            if task._next_exc is _CHECK:
+                task._next_exc = KeyboardInterrupt()
+                return True
+            return False
+        if abort is not _ABORT_DECLINED:  # type: ignore[comparison-overlap]
+            task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
+            try:
+                result = abort(raise_keyboard_interrupt)
+            except BaseException as exc:
+                raise PikeInternalError(f"the abort function of {task!r} raised") from exc
+            if result is Abort.SUCCEEDED:
+                self.reschedule_error(task, KeyboardInterrupt())
+                return True
+        if not hard:
+            for nursery in reversed(task._child_nurseries):
+                if nursery._parent_waiting_in_aexit:
+                    nursery._add_exc(KeyboardInterrupt())
+                    return True
+        return False
 
     # -- run lifetime ----------------------------------------------------------------
 
@@ -548,9 +608,17 @@ class Runner:
         while undo:
             undo.pop()()
 
-    def _on_sigint(self, signum: int, frame: object) -> None:
-        # Runs between bytecodes of whatever the main thread was doing; only
-        # flag it and make sure a blocked notifier wait returns.
+    def _on_sigint(self, signum: int, frame: types.FrameType | None) -> None:
+        # Runs between bytecodes of whatever the main thread was doing. The
+        # first Ctrl-C is only flagged (the loop hands it to the main task); a
+        # later one raises right here unless the interrupted code is protected.
+        if self.ki_seen and not frame_is_protected(frame):
+            self.ki_pending = False
+            self.ki_delivered = True
+            raise KeyboardInterrupt
+        if self.ki_seen:
+            self.ki_hard = True
+        self.ki_seen = True
         self.ki_pending = True
         self.notifier.wake()
 
@@ -572,8 +640,10 @@ class Runner:
 
     def outcome(self) -> Any:
         """Return (or raise) what ``run`` should: the main task's outcome."""
-        if self.ki_delivered:
+        if self.ki_pending or self.ki_seen_late:
             raise KeyboardInterrupt
+        if self.ki_delivered:
+            _raise_ki_outcome(self.main_outcome)
         if self.system_errors:
             raise PikeInternalError("a system task or callback crashed") from (
                 self.system_errors[0]
@@ -591,3 +661,51 @@ class Runner:
         return value
 
 
+
+
+register_loop_code(Runner._run_until.__code__)
+
+
+def _ki_leaves(exc: BaseException) -> list[BaseException] | None:
+    """The KeyboardInterrupts ``exc`` is made of, or None if it holds anything else.
+
+    Cancelled leaves are allowed: they are the siblings the interrupt cancelled.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return [exc]
+    if isinstance(exc, Cancelled):
+        return []
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:
+            leaves = _ki_leaves(inner)
+            if leaves is None:
+                return None
+            found.extend(leaves)
+        return found
+    return None
+
+
+def _raise_ki_outcome(main_outcome: tuple[Any, BaseException | None] | None) -> None:
+    """After Ctrl-C: re-raise the KeyboardInterrupt, unless the main task handled it.
+
+    A main task that caught the interrupt and returned (a drained server) ends
+    the run normally; one that raised something else raises that. An interrupt
+    that reached the main task only wrapped in nursery groups is raised bare, so
+    ``except KeyboardInterrupt`` around ``run`` and Python's exit status work.
+    """
+    if main_outcome is None:
+        raise KeyboardInterrupt
+    exc = main_outcome[1]
+    if exc is None:
+        return
+    leaves = _ki_leaves(exc)
+    if leaves is None:
+        return
+    if not leaves:
+        raise KeyboardInterrupt
+    first = leaves[0]
+    try:
+        raise first
+    finally:
+        del first, leaves, exc
