@@ -31,7 +31,7 @@ Column = Mapping[str, TestResult]
 SUBJECT_LABEL = "pike"
 SIBLING_LABELS = ("asyncio", "trio")
 
-_EXC_TYPE = re.compile(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Expired|Failed|"
+_EXC_TYPE = re.compile(r"^((?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Expired|Failed|"
                        r"Interrupt|Group|Exit|Warning|Timeout)):")
 
 

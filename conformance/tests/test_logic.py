@@ -141,6 +141,7 @@ def test_signature_is_outcome_and_exception_type() -> None:
     assert signature(TestResult(FAILED, "assert 1 == 2")) == (FAILED, "AssertionError")
     assert signature(TestResult(TIMEOUT, "Timeout (0:00:30)!")) == (TIMEOUT, "")
     assert signature(TestResult(FAILED, "weird")) == (FAILED, "")
+    assert signature(TestResult(FAILED, "Failed: DID NOT RAISE")) == (FAILED, "Failed")
 
 
 def test_failure_shared_the_same_way_in_the_same_run_is_not_a_regression() -> None:
