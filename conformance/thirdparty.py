@@ -6,7 +6,8 @@
 
 The suite comes from the sdist of the version that is installed (pip download
 --no-binary :all:), because the tests must match the code they exercise; the
-sdist's own copy of the package is removed so the installed one is what runs.
+sdist's own copy of the package is removed so the installed one is what runs
+(a directory given as the suite is used as it is: its sources, if any, shadow).
 Modules the tests import but the environment lacks are installed, as collection
 reports them, into a directory of the suite's own that only its pytest processes
 see (at the end of sys.path), so the environment itself is never modified.
