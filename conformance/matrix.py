@@ -53,7 +53,7 @@ def find_pythons() -> list[str]:
     found = []
     for minor in PYTHON_MINORS:
         exe = shutil.which(f"python3.{minor}")
-        if exe is None:
+        if exe is None or "/shims/" in exe:  # a pyenv shim may point nowhere: use a build
             builds = sorted(Path.home().glob(f".pyenv/versions/3.{minor}.*/bin/python"),
                             key=lambda p: [int(x) for x in re.findall(r"\d+", p.parts[-3])])
             exe = str(builds[-1]) if builds else None
