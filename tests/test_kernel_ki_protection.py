@@ -116,6 +116,17 @@ def test_tasks_take_the_protection_of_their_function() -> None:
     assert seen == {"system": True, "child": False, "protected child": True}
 
 
+def test_from_thread_run_functions_are_not_protected() -> None:
+    async def report() -> bool:
+        await pike.lowlevel.checkpoint()
+        return currently_ki_protected()
+
+    async def main() -> bool:
+        return await pike.to_thread.run_sync(pike.from_thread.run, report)
+
+    assert pike.run(main) is False
+
+
 def test_decorating_keeps_name_and_is_per_function() -> None:
     def f() -> bool:
         return currently_ki_protected()

@@ -12,7 +12,8 @@ The walk stops at the first frame that decides:
   (the decorators copy the function's code object, so the mark belongs to that
   one decorated function; coroutine, generator and async generator frames run
   that same code, so all four kinds of function work without a wrapper);
-* a frame of pike itself: protected (the kernel is never interrupted halfway);
+* a frame of pike itself: protected (the kernel is never interrupted halfway),
+  except a pike coroutine that is only awaiting user code further down;
 * the run loop: reached from a task's outermost frame, the task's default
   decides (system tasks protected, user tasks not); reached directly, the
   interrupted code was the loop itself, which is protected.
@@ -43,6 +44,7 @@ _STATUS: dict[int, bool] = {}
 _REFS: dict[int, weakref.ref[types.CodeType]] = {}
 # id(code) of the run loop function that steps tasks (registered by the runner).
 _LOOP_CODES: set[int] = set()
+_ASYNC_FLAGS = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 _PIKE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
@@ -154,7 +156,11 @@ def frame_is_protected(frame: types.FrameType | None) -> bool:
         status = _STATUS.get(key)
         if status is not None:
             return status
-        if code.co_filename.startswith(_PIKE_DIR):
+        if code.co_filename.startswith(_PIKE_DIR) and (
+            came_from is None or not code.co_flags & _ASYNC_FLAGS
+        ):
+            # pike's own code, unless it is an async frame merely awaiting the
+            # user's code (a wrapper such as from_thread.run's task).
             return True
         came_from = frame
         frame = frame.f_back
