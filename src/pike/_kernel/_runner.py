@@ -53,6 +53,17 @@ STUCK_REPORT_SECONDS = 10.0
 # While tasks are runnable, poll the notifier at most this often (seconds).
 _POLL_INTERVAL = 0.0002
 _perf_counter = time.perf_counter
+# Fair sharing of the GIL with other threads while tasks keep the loop busy.
+# A thread that wants the GIL waits one switch interval and then forces a
+# hand-over, but every voluntary release (the 0-timeout I/O poll above)
+# restarts that wait, and the loop's thread takes the GIL straight back from
+# its own syscall before a waiter that is not already on a CPU can grab it: a
+# busy loop could starve other threads for a very long time. So, once per
+# switch interval of busy running, and only if other threads exist, the loop
+# sleeps briefly, which really lets a waiting thread in.
+_HANDOFF_SECONDS = 0.00005
+_active_threads = threading.active_count
+_sleep = time.sleep
 
 
 class _Marker:
@@ -293,6 +304,8 @@ class Runner:
         local = _state.local
         task_exited = self._task_exited
         last_poll = 0.0
+        last_handoff = _perf_counter()
+        handoff_every = sys.getswitchinterval()
         while not self._stop:
             if until is not None and until():
                 return
@@ -303,6 +316,10 @@ class Runner:
                 # ready fds wait at most _POLL_INTERVAL while the CPU is busy.
                 now = _perf_counter()
                 if now - last_poll >= _POLL_INTERVAL:
+                    if now - last_handoff >= handoff_every and _active_threads() > 1:
+                        _sleep(_HANDOFF_SECONDS)
+                        now = _perf_counter()
+                        last_handoff = now
                     last_poll = now
                     events = notifier_wait(0.0)
                 else:
@@ -327,7 +344,7 @@ class Runner:
                 self.polling = True
                 events = self._debug_idle_wait(timeout) if self.debug else notifier_wait(timeout)
                 self.polling = False
-                last_poll = _perf_counter()
+                last_poll = last_handoff = _perf_counter()
             if timers.heap:
                 for scope in timers.pop_expired(clock.current_time()):
                     scope.cancel("deadline exceeded")
