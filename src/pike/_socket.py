@@ -180,8 +180,11 @@ class SocketType:
 
     def close(self) -> None:
         """Close the socket; tasks blocked on it get ``ClosedResourceError``."""
-        self._forget_fd()
-        self._sock.close()
+        try:
+            self._forget_fd()
+        finally:
+            # Whatever waking the waiters raised, the fd itself must not be left open.
+            self._sock.close()
 
     def detach(self) -> int:
         """Give up the fd without closing it; this object becomes closed."""
