@@ -249,3 +249,62 @@ def test_second_ctrl_c_ends_a_run_stuck_in_a_childs_shielded_cleanup() -> None:
     assert "cleanup starts" in lines
     assert lines[-1] == "KeyboardInterrupt out of run", (lines, err)
     assert code == 0
+
+
+ANYIO_DRAIN = """
+import sys
+import anyio
+
+def say(msg):
+    print(msg, flush=True)
+
+async def worker():
+    try:
+        await anyio.sleep_forever()
+    finally:
+        say("worker cancelled")
+
+async def main():
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker)
+        await anyio.wait_all_tasks_blocked()
+        try:
+            say("ready")
+            await anyio.sleep_forever()
+        except KeyboardInterrupt:
+            say("draining")
+            await anyio.sleep(0.01)
+            say("drained")
+            tg.cancel_scope.cancel()
+    return "clean"
+
+say("run returned " + repr(anyio.run(main, backend=sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("backend", ["pike", "trio"])
+def test_anyio_program_drains_on_ctrl_c_like_on_trio(backend: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ANYIO_DRAIN, backend],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        first = proc.stdout.readline().strip()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"child hung: {out}\n{err}")
+    assert [first, *out.splitlines()] == [
+        "ready",
+        "draining",
+        "drained",
+        "worker cancelled",
+        "run returned 'clean'",
+    ], err
+    assert proc.returncode == 0
