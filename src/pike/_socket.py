@@ -105,6 +105,17 @@ class SocketType:
     # -- plain attributes and synchronous methods ----------------------------------
 
     @property
+    def stdlib_socket(self) -> _stdlib_socket.socket:
+        """The stdlib socket this object wraps (read-only), for libraries built on pike.
+
+        It is the same object for the pike socket's whole life and is non-blocking.
+        Use it for options and addresses; do not close it or do I/O on it directly:
+        close through pike (``close()``), so that blocked tasks are woken and the
+        fd's registration is dropped before its number can be reused.
+        """
+        return self._sock
+
+    @property
     def family(self) -> _stdlib_socket.AddressFamily:
         return self._sock.family
 

@@ -16,4 +16,7 @@ from ._socket import from_stdlib_socket as from_stdlib_socket
 from ._socket import fromfd as fromfd
 from ._socket import socket as socket
 from ._socket import socketpair as socketpair
-from ._socket_constants import *  # noqa: F403
+
+# After pike's own names: only constants and pure helpers exist at run time, but the type
+# checker sees the whole stdlib module, whose socket/SocketType/getaddrinfo... lose here.
+from ._socket_constants import *  # type: ignore[assignment]  # noqa: F403
