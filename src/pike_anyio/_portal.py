@@ -4,12 +4,15 @@ From 4.13 anyio builds portals itself on ``run_sync_soon``; before that each
 backend supplies a ``BlockingPortal`` subclass whose one job is to start a task
 in the portal's task group when another thread asks. On pike that is a
 ``run_sync_soon`` through the run's token: the thread does not wait for the
-task, only the future the portal hands back does.
+task, only the future the portal hands back does. The task is started inside a
+copy of the calling thread's context, so it sees that thread's context
+variables, as on the other backends.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future
+from contextvars import copy_context
 from functools import partial
 from typing import Any
 
@@ -38,7 +41,9 @@ class BlockingPortal(_AnyioBlockingPortal):
     ) -> None:
         start = partial(self._task_group.start_soon, name=name)
         try:
-            self._pike_token.run_sync_soon(start, self._call_func, func, args, kwargs, future)
+            self._pike_token.run_sync_soon(
+                copy_context().run, start, self._call_func, func, args, kwargs, future
+            )
         except pike.RunFinishedError:
             # anyio's own portals report a finished loop as "not running".
             raise RuntimeError("This portal is not running") from None
