@@ -230,3 +230,24 @@ def test_enable_without_httpcore_installed() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_create_task_before_anyio_has_task_handles() -> None:
+    from pike_anyio import _compat
+
+    if _compat.TaskHandle is not None:
+        pytest.skip("this anyio has TaskHandle (4.14+): create_task is supported here")
+    import anyio
+
+    async def child() -> None:
+        raise AssertionError("never runs")
+
+    async def main() -> str:
+        coro = child()
+        async with anyio.create_task_group() as tg:
+            with pytest.raises(_compat.MissingBackendMethodError, match=r"anyio 4\.14"):
+                tg.create_task(coro)  # type: ignore[attr-defined]
+        assert coro.cr_frame is None  # closed, so no "never awaited" warning
+        return "ok"
+
+    assert anyio.run(main, backend="pike") == "ok"

@@ -176,6 +176,12 @@ _HANDLE_TAKES_SCOPE = (
 
 def new_task_handle(coro: Coroutine[Any, Any, Any], name: str, scope: Any) -> Any:
     """anyio's TaskHandle for ``coro``, running under ``scope`` where anyio lets us say."""
+    if TaskHandle is None:
+        coro.close()
+        raise MissingBackendMethodError(
+            f"TaskGroup.create_task() needs anyio 4.14 or newer (anyio "
+            f"{installed_anyio_version()} is installed); use start_soon()"
+        )
     if _HANDLE_TAKES_SCOPE:
         return TaskHandle(coro, name, scope)
     return TaskHandle(coro, name)

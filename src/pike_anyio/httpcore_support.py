@@ -17,6 +17,12 @@ from types import ModuleType
 
 import _pike_anyio_hook as _hook
 
+if not hasattr(_hook, "PATCHES"):  # an older copy of the hook, left by an older install
+    raise ImportError(
+        f"{_hook.__file__} is from an older pike-anyio; reinstall pike-anyio "
+        f"(pip install --force-reinstall pike-anyio, or pip install -e . in a checkout)"
+    )
+
 #: Modules that import httpcore's check by name, so hold their own reference to it.
 _ALIASES = {
     "httpcore._synchronization": ("httpcore._backends.auto",),
