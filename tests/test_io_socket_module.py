@@ -44,3 +44,25 @@ def test_stdlib_socket_accessor() -> None:
         with pytest.raises(AttributeError):
             sock.stdlib_socket = raw  # type: ignore[misc]
     assert raw.fileno() == -1  # closing the pike socket closed the stdlib one
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["recv", "recv_into", "recvfrom", "send", "sendto", "accept", "connect", "bind", "recvmsg"],
+)
+def test_socket_operations_outside_a_task_raise_runtime_error(operation: str) -> None:
+    """Driven by a foreign coroutine runner: a clear error before any syscall."""
+    a, b = stdlib_socket.socketpair()
+    b.send(b"queued")
+    with psocket.from_stdlib_socket(a) as sock, b:
+        args = {
+            "recv": (10,), "recv_into": (bytearray(10),), "recvfrom": (10,), "recvmsg": (10,),
+            "send": (b"x",), "sendto": (b"x", None), "accept": (), "connect": ("nowhere",),
+            "bind": ("nowhere",),
+        }[operation]
+        coro = getattr(sock, operation)(*args)
+        with pytest.raises(RuntimeError, match="inside a pike task"):
+            coro.send(None)
+        coro.close()
+        if operation.startswith("recv"):
+            assert b.fileno() >= 0 and a.recv(10) == b"queued"  # nothing was consumed

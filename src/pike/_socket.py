@@ -35,14 +35,28 @@ from typing import Any, TypeVar
 from . import _dns
 from ._handle import Handle
 from ._kernel import _state
-from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._kernel._traps import cancel_shielded_checkpoint, checkpoint
 from ._notifier import Reactor
 
 T = TypeVar("T")
-# The hot paths inline checkpoint_if_cancelled(): one coroutine less per call.
 _local = _state.local
 Buffer = bytes | bytearray | memoryview
 _IP_FAMILIES = (_stdlib_socket.AF_INET, _stdlib_socket.AF_INET6)
+
+
+def _cancel_pending() -> bool:
+    """Whether the calling task has a cancellation to deliver.
+
+    Every operation starts with ``if _cancel_pending(): await checkpoint()``: the
+    test of ``checkpoint_if_cancelled`` without creating its coroutine, so a call
+    that succeeds at once costs a single yield. Outside a pike task (another event
+    loop, a plain coroutine driver) it raises a clear RuntimeError up front, before
+    any syscall has taken data.
+    """
+    task = _local.task
+    if task is None:
+        raise RuntimeError("pike socket operations must be awaited inside a pike task")
+    return task._cancel_scope._effective
 
 
 def _reactor() -> Reactor:
@@ -248,7 +262,8 @@ class SocketType:
 
     async def _io(self, reading: bool, fn: Callable[..., T], *args: Any) -> T:
         """The generic try-then-park loop, for the less frequent operations."""
-        await checkpoint_if_cancelled()
+        if _cancel_pending():
+            await checkpoint()
         try:
             result = fn(*args)
         except BlockingIOError:
@@ -274,7 +289,8 @@ class SocketType:
 
     async def bind(self, address: Any) -> None:
         """Bind to ``address``; host names are looked up without blocking the run."""
-        await checkpoint_if_cancelled()
+        if _cancel_pending():
+            await checkpoint()
         sockaddr = await self._resolve(address, local=True)
         # An AF_UNIX path touches the file system, but briefly: done inline.
         self._sock.bind(sockaddr)
@@ -290,7 +306,8 @@ class SocketType:
         closed meanwhile) the socket is closed, because a half-made connection
         leaves it in a state no other call can use reliably (trio does the same).
         """
-        await checkpoint_if_cancelled()
+        if _cancel_pending():
+            await checkpoint()
         sockaddr = await self._resolve(address, local=False)
         sock = self._sock
         try:
@@ -312,7 +329,8 @@ class SocketType:
 
     async def accept(self) -> tuple[SocketType, Any]:
         """Wait for a connection; returns ``(socket, address)`` like the stdlib."""
-        await checkpoint_if_cancelled()
+        if _cancel_pending():
+            await checkpoint()
         accept = self._sock._accept  # type: ignore[attr-defined]
         try:
             fd, addr = accept()
@@ -333,13 +351,12 @@ class SocketType:
 
     # -- receiving (hot paths written out) --------------------------------------------
 
-    # The hot paths below inline checkpoint_if_cancelled() and consult the
-    # handle's readiness flags (see pike._handle): once the OS has shown the
-    # socket's send buffer full (a partial send), the next send parks at once
-    # and the syscall waits for the notifier's next edge.
+    # The hot paths below consult the handle's readiness flags (see pike._handle):
+    # once the OS has shown the socket's send buffer full (a partial send), the
+    # next send parks at once and the syscall waits for the notifier's next edge.
 
     async def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
+        if _cancel_pending():
             await checkpoint()
         try:
             data = self._recv(bufsize, flags)
@@ -357,7 +374,7 @@ class SocketType:
                 pass
 
     async def recv_into(self, buffer: Buffer, nbytes: int = 0, flags: int = 0) -> int:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
+        if _cancel_pending():
             await checkpoint()
         try:
             n = self._recv_into(buffer, nbytes, flags)
@@ -374,7 +391,7 @@ class SocketType:
                 pass
 
     async def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
+        if _cancel_pending():
             await checkpoint()
         try:
             result = self._recvfrom(bufsize, flags)
@@ -409,7 +426,7 @@ class SocketType:
     # -- sending -------------------------------------------------------------------------
 
     async def send(self, data: Buffer, flags: int = 0) -> int:
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]
+        if _cancel_pending():
             await checkpoint()
         handle = self._handle
         if handle is None or handle.writable:
@@ -441,7 +458,7 @@ class SocketType:
             flags, address = flags_and_address
         else:
             raise TypeError("sendto() takes (data, address) or (data, flags, address)")
-        if _local.task._cancel_scope._effective:  # type: ignore[union-attr]  # inlined checkpoint_if_cancelled()
+        if _cancel_pending():
             await checkpoint()
         if address == self._last_addr and address is not None:
             sockaddr = self._last_sockaddr
@@ -474,7 +491,8 @@ class SocketType:
         ancdata = list(ancdata)
         if address is None:
             return await self._io(False, self._sock.sendmsg, buffers, ancdata, flags)
-        await checkpoint_if_cancelled()
+        if _cancel_pending():
+            await checkpoint()
         sockaddr = await self._resolve(address, local=False)
         return await self._io(False, self._sock.sendmsg, buffers, ancdata, flags, sockaddr)
 
