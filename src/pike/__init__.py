@@ -4,7 +4,7 @@
 Linux); tasks live in nurseries, cancellation flows through cancel scopes.
 """
 
-from . import from_thread, lowlevel, socket, testing, to_thread
+from . import abc, from_thread, lowlevel, socket, testing, to_thread
 from ._channel import (
     MemoryChannelStatistics,
     MemoryReceiveChannel,
@@ -53,6 +53,7 @@ from ._sync import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "abc",
     "MemoryChannelStatistics",
     "MemoryReceiveChannel",
     "MemorySendChannel",

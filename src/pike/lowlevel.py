@@ -3,6 +3,8 @@
 from ._fdstream import FdStream
 from ._handle import Handle
 from ._kernel._current import current_clock, current_root_task, current_token, spawn_system_task
+from ._kernel._guest import start_guest_run
+from ._kernel._instruments import Instrument, add_instrument, remove_instrument
 from ._kernel._ki import currently_ki_protected, disable_ki_protection, enable_ki_protection
 from ._kernel._parking import ParkingLot, ParkingLotStatistics
 from ._kernel._run import SteppedRun
@@ -26,6 +28,10 @@ from ._subprocess import Process, open_process
 from ._task_tree import dump_task_tree_on, format_task_tree, print_task_tree
 
 __all__ = [
+    "Instrument",
+    "add_instrument",
+    "remove_instrument",
+    "start_guest_run",
     "IOStatistics",
     "RunStatistics",
     "current_statistics",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .._notifier import Notifier, default_notifier, notifier_by_name
 from . import _state
 from ._clock import Clock
+from ._instruments import Instrument, install_at_start
 from ._runner import STUCK_REPORT_SECONDS, Runner
 from ._spawn_checks import reject_coroutine_object
 
@@ -25,6 +26,7 @@ def run(
     notifier: Notifier | str | None = None,
     debug: bool = False,
     stuck_report_seconds: float = STUCK_REPORT_SECONDS,
+    instruments: Iterable[Instrument] = (),
 ) -> Any:
     """Run ``async_fn(*args)`` as the main task of a new run; return its result.
 
@@ -33,11 +35,13 @@ def run(
     where coroutines were created (for "never awaited" warnings), warns when
     tasks keep the loop busy for 0.1 s or more without yielding, and prints
     the task tree to stderr when the loop has been idle (no runnable task, no
-    I/O, no callback) for ``stuck_report_seconds``.
+    I/O, no callback) for ``stuck_report_seconds``. ``instruments`` are
+    installed before the run starts (see ``pike.abc.Instrument``).
     """
     _check_run_args(async_fn)
     runner = _new_runner(clock, notifier, debug, stuck_report_seconds)
     try:
+        install_at_start(runner, instruments)
         runner.begin(async_fn, args)
         runner.drive()
     finally:
@@ -85,10 +89,12 @@ class SteppedRun:
         notifier: Notifier | str | None = None,
         debug: bool = False,
         stuck_report_seconds: float = STUCK_REPORT_SECONDS,
+        instruments: Iterable[Instrument] = (),
     ) -> None:
         _check_run_args(async_fn)
         self._runner = _new_runner(clock, notifier, debug, stuck_report_seconds)
         try:
+            install_at_start(self._runner, instruments)
             self._runner.begin(async_fn, args)
         except BaseException:
             self._runner.close()

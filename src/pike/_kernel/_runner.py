@@ -31,6 +31,7 @@ from ._asyncgens import AsyncGenTracker
 from ._cancel import CancelScope
 from ._clock import Clock, SystemClock
 from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
+from ._instruments import InstrumentSet
 from ._ki import frame_is_protected, raise_keyboard_interrupt, register_loop_code
 from ._nursery import Nursery, open_nursery
 from ._spawn_checks import check_coroutine, coroutine_or_error
@@ -133,6 +134,10 @@ class Runner:
         self.ki_hard = False
         self.ki_seen_late = False
         self._stop = False
+        # Instruments (see _instruments): None until the first is added. While
+        # _loop_switch is set, _stop only asks the plain loop to hand over.
+        self.instruments: InstrumentSet | None = None
+        self._loop_switch = False
         # What _install changed in the thread and process, as undo callbacks.
         self._undo: list[Callable[[], object]] = []
         self.thread_cache: Any = None  # created on first to_thread use
@@ -561,7 +566,12 @@ class Runner:
             raise RuntimeError("pike.run() cannot be called from inside a running pike.run()")
         self._install()
         try:
-            self._run_until(until)
+            if not self.instruments:
+                self._run_until(until)
+            if self._loop_switch or self.instruments:
+                from ._stepwise import drive_variants
+
+                drive_variants(self, until)
             if self._stop:
                 self._close_entries()
         finally:
