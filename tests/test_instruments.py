@@ -287,3 +287,37 @@ def test_stepped_run_with_instruments() -> None:
 
 def test_instrument_reachable_from_both_modules() -> None:
     assert pike.abc.Instrument is ll.Instrument
+
+
+def test_ctrl_c_with_instruments_installed() -> None:
+    """The stepwise loop delivers Ctrl-C like the plain one: run raises KeyboardInterrupt."""
+    import subprocess
+    import sys
+    import textwrap
+
+    source = textwrap.dedent(
+        """
+        import os, signal, threading
+        import pike
+        from pike.abc import Instrument
+
+        class Steps(Instrument):
+            count = 0
+            def before_task_step(self, task):
+                Steps.count += 1
+
+        async def main():
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+            await pike.sleep_forever()
+
+        try:
+            pike.run(main, instruments=[Steps()])
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", Steps.count > 0)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", source], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "KeyboardInterrupt True" in proc.stdout

@@ -120,7 +120,9 @@ def steps(
                 runner.polling = False
             if instruments:
                 instruments.call("after_io_wait", timeout)
-            last_poll = last_handoff = _perf_counter()
+            last_poll = _perf_counter()
+            if timeout > 0:
+                last_handoff = last_poll
         if timers.heap:
             for scope in timers.pop_expired(clock.current_time()):
                 scope.cancel("deadline exceeded")
