@@ -368,7 +368,8 @@ class CapacityLimiter(_AsyncCM):
     def _wake_waiters(self) -> None:
         while self._lot and len(self._borrowers) < self._total_tokens:
             task = self._lot.unpark_one()
-            self._borrowers.add(self._pending.pop(task))  # type: ignore[arg-type]
+            assert task is not None  # the lot was not empty
+            self._borrowers.add(self._pending.pop(task))
 
     def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
         if borrower in self._borrowers:

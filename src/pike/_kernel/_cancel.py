@@ -22,6 +22,7 @@ from ._exceptions import Cancelled, TooSlowError
 if TYPE_CHECKING:
     from ._runner import Runner
     from ._task import Task
+    from ._timers import TimerEntry
 
 _INF = math.inf
 
@@ -102,7 +103,7 @@ class CancelScope:
         self._children: set[CancelScope] | None = None
         # Tasks spawned by a nursery right under this scope (not the owner).
         self._tasks: set[Task] | None = None
-        self._timer_entry: list[object] | None = None
+        self._timer_entry: TimerEntry | None = None
 
     # -- entering and leaving -------------------------------------------------
 
@@ -207,7 +208,9 @@ class CancelScope:
 
     def _detach_and_exit(self, task: Task, parent: CancelScope) -> None:
         task._cancel_scope = parent
-        parent._children.discard(self)  # type: ignore[union-attr]
+        children = parent._children
+        if children is not None:
+            children.discard(self)
         self._exited = True
         if self._timer_entry is not None:
             assert self._runner is not None

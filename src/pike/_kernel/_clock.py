@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import time
+from typing import Protocol, runtime_checkable
 
 
 class Clock(abc.ABC):
@@ -35,3 +36,18 @@ class SystemClock(Clock):
 
     def deadline_to_sleep_time(self, deadline: float) -> float:
         return deadline - time.monotonic()
+
+
+@runtime_checkable
+class AutojumpClock(Protocol):
+    """What the run loop asks of a clock that can skip idle time (MockClock).
+
+    When every task has been blocked for ``autojump_threshold`` real seconds
+    and a deadline is pending, the loop calls ``_autojump`` with that deadline
+    instead of sleeping until it.
+    """
+
+    @property
+    def autojump_threshold(self) -> float: ...
+
+    def _autojump(self, next_deadline: float) -> None: ...

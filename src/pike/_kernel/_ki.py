@@ -100,7 +100,7 @@ def _as_function(fn: Callable[..., Any]) -> types.FunctionType:
 
 def _mark(fn: F, protected: bool) -> F:
     if isinstance(fn, types.MethodType):
-        return types.MethodType(_mark(fn.__func__, protected), fn.__self__)  # type: ignore[return-value]
+        return types.MethodType(_mark(fn.__func__, protected), fn.__self__)  # type: ignore[return-value]  # a bound method of the same shape as F
     if isinstance(fn, (staticmethod, classmethod)):
         return type(fn)(_mark(fn.__func__, protected))
     if not callable(fn):
@@ -108,7 +108,7 @@ def _mark(fn: F, protected: bool) -> F:
     func = fn if isinstance(fn, types.FunctionType) else _as_function(fn)
     copy = _with_own_code(func)
     _set_status(copy.__code__, protected)
-    return copy  # type: ignore[return-value]
+    return copy  # type: ignore[return-value]  # a copy of F's function: same signature
 
 
 def enable_ki_protection(fn: F) -> F:

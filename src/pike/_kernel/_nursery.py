@@ -183,8 +183,7 @@ class TaskStatus(Generic[T]):
         # abort callbacks, which must not find half-moved state.
         moved_scopes = list(old_scope._children or ())
         moved_tasks = list(old_scope._tasks or ())
-        for scope in moved_scopes:
-            old_scope._children.discard(scope)  # type: ignore[union-attr]
+        old_scope._children = None
         old_scope._tasks = None
         for scope in moved_scopes:
             scope._attach(new_scope)

@@ -29,13 +29,13 @@ from .._notifier import Notifier, default_notifier
 from . import _state
 from ._asyncgens import AsyncGenTracker
 from ._cancel import CancelScope
-from ._clock import Clock, SystemClock
+from ._clock import AutojumpClock, Clock, SystemClock
 from ._exceptions import Cancelled, PikeInternalError, RunFinishedError
 from ._instruments import InstrumentSet
 from ._ki import frame_is_protected, raise_keyboard_interrupt, register_loop_code
 from ._nursery import Nursery, open_nursery
 from ._spawn_checks import check_coroutine, coroutine_or_error
-from ._task import Task
+from ._task import ABORT_DECLINED, CHECK_CANCEL, Task
 from ._token import RunToken
 from ._traps import (
     CHECKPOINT,
@@ -67,21 +67,12 @@ _active_threads = threading.active_count
 _sleep = time.sleep
 
 
-class _Marker:
-    __slots__ = ("name",)
+# Why the loop is about to block in the notifier, and what to do if the wait
+# times out with nothing else to run (plain ints: compared in the hot loop).
+_NOT_IDLE = 0  # tasks are runnable: the wait is a non-blocking poll
+_WAKE_IDLE_WAITERS = 1  # the timeout is the smallest wait_all_tasks_blocked cushion
+_AUTOJUMP = 2  # the timeout is the MockClock's autojump threshold
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-# In Task._next_exc: "check for cancellation when resuming" (a plain checkpoint
-# checks after the yield, so deadlines that passed meanwhile are seen).
-_CHECK = _Marker("<check cancel>")
-# In Task._abort_fn: parked, but the abort function already declined.
-_ABORT_DECLINED = _Marker("<abort declined>")
 
 
 def _forget_current_run() -> None:
@@ -114,7 +105,11 @@ class Runner:
         self._released = False
         self.ki_pending = False
         # A MockClock's autojump; the clock updates it if changed mid-run.
-        self.autojump_threshold: float = getattr(self.clock, "autojump_threshold", _INF)
+        self.autojump_threshold = _INF
+        self._autojump: Callable[[float], None] | None = None
+        if isinstance(self.clock, AutojumpClock):
+            self.autojump_threshold = self.clock.autojump_threshold
+            self._autojump = self.clock._autojump
         # wait_all_tasks_blocked: sorted [(cushion, tiebreak, task)]
         self.idle_waiters: list[tuple[float, int, Task]] = []
         self._idle_counter = itertools.count()
@@ -165,11 +160,11 @@ class Runner:
     def deliver_cancel(self, task: Task) -> None:
         """Ask a parked task's abort function to let it take its Cancelled."""
         abort = task._abort_fn
-        if abort is None or abort is _ABORT_DECLINED:  # type: ignore[comparison-overlap]
+        if abort is None or abort is ABORT_DECLINED:
             return
         if not task._cancel_scope._effective:
             return  # a shielded scope inside protects it
-        task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
+        task._abort_fn = ABORT_DECLINED
         try:
             result = abort(_raise_cancelled)
         except BaseException as exc:
@@ -279,9 +274,15 @@ class Runner:
         if scope._tasks is not None:
             scope._tasks.discard(task)
         nursery = task._parent_nursery
-        if nursery is not None and scope is not nursery.cancel_scope and scope._parent:
+        parent = scope._parent
+        if (
+            nursery is not None
+            and scope is not nursery.cancel_scope
+            and parent is not None
+            and parent._children is not None
+        ):
             # A guest's private root scope (see spawn_guest).
-            scope._parent._children.discard(scope)  # type: ignore[union-attr]
+            parent._children.discard(scope)
         if task is self.main_task:
             self.main_outcome = (value, exc)
             exc = None
@@ -290,10 +291,10 @@ class Runner:
                 self.system_errors.append(exc)
             self._stop = True
             return
-        elif nursery is self.system_nursery and exc is not None:
+        elif nursery is not None and nursery is self.system_nursery and exc is not None:
             if not isinstance(exc, Cancelled):
                 self.system_errors.append(exc)
-                self.system_nursery.cancel_scope.cancel()  # type: ignore[union-attr]
+                nursery.cancel_scope.cancel()
             exc = None
         if nursery is not None:
             nursery._child_finished(task, exc)
@@ -314,7 +315,7 @@ class Runner:
         while not self._stop:
             if until is not None and until():
                 return
-            idle = 0
+            idle = _NOT_IDLE
             if runq or entries or self.idempotent_entries:
                 # Tasks are ready: peek at I/O without blocking, but not on every
                 # batch (a syscall each time would dominate task switching);
@@ -336,16 +337,16 @@ class Runner:
                 if self.idle_waiters:
                     if self.idle_waiters[0][0] < timeout:
                         timeout = self.idle_waiters[0][0]
-                        idle = 1
+                        idle = _WAKE_IDLE_WAITERS
                 elif self.autojump_threshold < timeout and deadline != _INF:
                     timeout = self.autojump_threshold
-                    idle = 2
+                    idle = _AUTOJUMP
                 if self.ki_pending:
                     # The main task may just have parked where it can take it.
                     self._deliver_ki()
                     if runq:
                         timeout = 0.0
-                        idle = 0
+                        idle = _NOT_IDLE
                 self.polling = True
                 events = self._debug_idle_wait(timeout) if self.debug else notifier_wait(timeout)
                 self.polling = False
@@ -357,11 +358,11 @@ class Runner:
                 self._run_entries()
             if self.ki_pending:
                 self._deliver_ki()
-            if idle and not events and not runq:
-                if idle == 1:
+            if idle != _NOT_IDLE and not events and not runq:
+                if idle == _WAKE_IDLE_WAITERS:
                     self._wake_idle_waiters()
                 else:
-                    jump = getattr(clock, "_autojump", None)
+                    jump = self._autojump
                     if jump is not None:
                         jump(timers.next_deadline())
             if self.debug and runq:
@@ -377,14 +378,14 @@ class Runner:
                         yielded = task.context.run(task.coro.send, value)
                     else:
                         task._next_exc = None
-                        if exc is _CHECK:
+                        if exc is CHECK_CANCEL:
                             if task._cancel_scope._effective:
                                 exc = task._new_cancelled()
                                 yielded = task.context.run(task.coro.throw, exc)
                             else:
                                 yielded = task.context.run(task.coro.send, None)
                         else:
-                            yielded = task.context.run(task.coro.throw, exc)  # type: ignore[arg-type]
+                            yielded = task.context.run(task.coro.throw, exc)
                 except StopIteration as stop:
                     local.task = None
                     task_exited(task, stop.value, None)
@@ -395,7 +396,7 @@ class Runner:
                     del error
                     continue
                 if yielded is CHECKPOINT:
-                    task._next_exc = _CHECK
+                    task._next_exc = CHECK_CANCEL
                     runq.append(task)
                 elif yielded is SHIELDED_CHECKPOINT:
                     runq.append(task)
@@ -519,12 +520,12 @@ class Runner:
                 scope = scope._parent
         abort = task._abort_fn
         if abort is None:
-            if task._next_exc is _CHECK:
+            if task._next_exc is CHECK_CANCEL:
                 task._next_exc = KeyboardInterrupt()
                 return True
             return False
-        if abort is not _ABORT_DECLINED:  # type: ignore[comparison-overlap]
-            task._abort_fn = _ABORT_DECLINED  # type: ignore[assignment]
+        if abort is not ABORT_DECLINED:
+            task._abort_fn = ABORT_DECLINED
             try:
                 result = abort(raise_keyboard_interrupt)
             except BaseException as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextvars
+import enum
 import functools
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ._cancel import CancelScope
@@ -22,6 +23,21 @@ def _task_name(source: object) -> str:
         return repr(source)
     module = getattr(source, "__module__", None)
     return f"{module}.{qualname}" if module else qualname
+
+
+class Pending(enum.Enum):
+    """Explicit task states that are neither a value nor an exception."""
+
+    # In ``_next_exc``: a plain checkpoint; check for cancellation on resuming
+    # (after the yield, so a deadline that passed meanwhile is seen).
+    CHECK_CANCEL = "check for cancellation when resumed"
+    # In ``_abort_fn``: still parked, but its abort function already declined
+    # to let it go, so it must not be asked again.
+    ABORT_DECLINED = "parked; abort already declined"
+
+
+CHECK_CANCEL: Literal[Pending.CHECK_CANCEL] = Pending.CHECK_CANCEL
+ABORT_DECLINED: Literal[Pending.ABORT_DECLINED] = Pending.ABORT_DECLINED
 
 
 class Task:
@@ -68,9 +84,9 @@ class Task:
         # The scope the task was spawned under; its own scopes hang below it.
         self._root_scope = scope
         self._cancel_scope = scope
-        self._abort_fn: AbortFn | None = None
+        self._abort_fn: AbortFn | Literal[Pending.ABORT_DECLINED] | None = None
         self._next_value: Any = None
-        self._next_exc: BaseException | object | None = None
+        self._next_exc: BaseException | Literal[Pending.CHECK_CANCEL] | None = None
         self.custom_sleep_data: Any = None
         # Run when the task exits, keyed by what registered them: a Lock whose
         # owner this task is, once another task waits for it (see _sync.Lock).

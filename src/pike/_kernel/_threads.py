@@ -144,11 +144,11 @@ def _worker_context(token: RunToken | None) -> tuple[RunToken, _WorkerContext | 
     return ctx.token, ctx
 
 
-def _wait_in_thread(post: Callable[[Callable[[outcome.Outcome[Any]], None]], None]) -> Any:
+def _wait_in_thread(post: Callable[[Callable[[outcome.Outcome[T]], None]], None]) -> T:
     done = threading.Event()
-    box: list[outcome.Outcome[Any]] = []
+    box: list[outcome.Outcome[T]] = []
 
-    def put(result: outcome.Outcome[Any]) -> None:
+    def put(result: outcome.Outcome[T]) -> None:
         box.append(result)
         done.set()
 
@@ -161,10 +161,10 @@ def from_thread_run_sync(fn: Callable[..., T], *args: Any, token: RunToken | Non
     """From a worker thread: call ``fn(*args)`` in the run's thread, return its result."""
     run_token, _ = _worker_context(token)
 
-    def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
+    def post(put: Callable[[outcome.Outcome[T]], None]) -> None:
         run_token.run_sync_soon(lambda: put(outcome.capture(fn, *args)))
 
-    return _wait_in_thread(post)  # type: ignore[no-any-return]
+    return _wait_in_thread(post)
 
 
 def from_thread_run(
@@ -182,7 +182,7 @@ def from_thread_run(
     host_task = None if worker is None or worker.abandon_on_cancel else worker.task
     context = contextvars.copy_context()
 
-    def post(put: Callable[[outcome.Outcome[Any]], None]) -> None:
+    def post(put: Callable[[outcome.Outcome[T]], None]) -> None:
         async def runner_task() -> None:
             put(await outcome.acapture(afn, *args))
 
@@ -196,7 +196,7 @@ def from_thread_run(
 
         run_token.run_sync_soon(spawn)
 
-    return _wait_in_thread(post)  # type: ignore[no-any-return]
+    return _wait_in_thread(post)
 
 
 def from_thread_check_cancelled() -> None:
