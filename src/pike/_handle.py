@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._kernel._exceptions import ClosedResourceError
 from ._kernel._traps import Abort, AbortFn, RaiseCancelT
 
 if TYPE_CHECKING:
+    from ._kernel._runner import Runner
     from ._kernel._task import Task
 
 
@@ -66,6 +68,18 @@ class Handle:
     def _abort_write(self, raise_cancel: RaiseCancelT) -> Abort:
         self.writer = None
         return Abort.SUCCEEDED
+
+    def retire(self, runner: Runner) -> None:
+        """The notifier drops this handle: wake its parked tasks with ClosedResourceError.
+
+        The one place that decides what closing an fd under waiting tasks means,
+        for every notifier; the notifier itself drops its OS registration.
+        """
+        self.retired = True
+        for task in (self.reader, self.writer):
+            if task is not None:
+                runner.reschedule_error(task, ClosedResourceError("another task closed this fd"))
+        self.reader = self.writer = None
 
     def __repr__(self) -> str:
         kind = "owned" if self.owned else "transient"

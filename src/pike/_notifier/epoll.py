@@ -20,7 +20,7 @@ import select
 from typing import TYPE_CHECKING
 
 from .._handle import Handle
-from .._kernel._exceptions import BusyResourceError, ClosedResourceError
+from .._kernel._exceptions import BusyResourceError
 from ._base import Reactor, fileno_of
 from ._waits import park_reader, park_writer
 
@@ -217,15 +217,8 @@ class EpollNotifier(Reactor):
         handle = self._handles.pop(fd, None)
         if handle is None:
             return
-        handle.retired = True
-        runner = self._runner
-        assert runner is not None
-        for task in (handle.reader, handle.writer):
-            if task is not None:
-                runner.reschedule_error(
-                    task, ClosedResourceError("another task closed this fd")
-                )
-        handle.reader = handle.writer = None
+        assert self._runner is not None
+        handle.retire(self._runner)
         try:
             self._epoll.unregister(fd)
         except OSError as exc:

@@ -25,10 +25,9 @@ import select
 from typing import TYPE_CHECKING
 
 from .._handle import Handle
-from .._kernel import _state
-from .._kernel._exceptions import BusyResourceError, ClosedResourceError
-from .._kernel._traps import Abort, RaiseCancelT, wait_task_rescheduled
+from .._kernel._traps import Abort, RaiseCancelT
 from ._base import Reactor, fileno_of
+from ._waits import park_reader, park_writer
 
 if TYPE_CHECKING:
     from .._kernel._runner import Runner
@@ -42,6 +41,24 @@ _POLLRDHUP = getattr(select, "POLLRDHUP", 0)
 _READ_EVENTS = _POLLIN | _POLLRDHUP | _POLLERR | _POLLHUP | _POLLNVAL
 _WRITE_EVENTS = _POLLOUT | _POLLERR | _POLLHUP | _POLLNVAL
 _MAX_TIMEOUT_MS = 86400.0 * 1000
+
+
+class _PollHandle(Handle):
+    """A handle whose cancelled wait marks its fd dirty, so poll drops the interest."""
+
+    __slots__ = ("_dirty",)
+
+    def __init__(self, fd: int, owned: bool, dirty: set[int]) -> None:
+        super().__init__(fd, owned)
+        self._dirty = dirty
+
+    def _abort_read(self, raise_cancel: RaiseCancelT) -> Abort:
+        self._dirty.add(self.fd)
+        return super()._abort_read(raise_cancel)
+
+    def _abort_write(self, raise_cancel: RaiseCancelT) -> Abort:
+        self._dirty.add(self.fd)
+        return super()._abort_write(raise_cancel)
 
 
 class _SelectPoller:
@@ -216,7 +233,7 @@ class PollNotifier(Reactor):
         # Nothing to register yet: interest is added while a task waits.
         handle = self._handles.get(fd)
         if handle is None:
-            handle = self._handles[fd] = Handle(fd, owned=True)
+            handle = self._handles[fd] = _PollHandle(fd, True, self._dirty)
         else:
             handle.owned = True
         return handle
@@ -233,41 +250,21 @@ class PollNotifier(Reactor):
         self._dirty.discard(fd)
         if handle is None:
             return
-        handle.retired = True
-        runner = self._runner
-        assert runner is not None
-        for task in (handle.reader, handle.writer):
-            if task is not None:
-                runner.reschedule_error(task, ClosedResourceError("another task closed this fd"))
-        handle.reader = handle.writer = None
+        assert self._runner is not None
+        handle.retire(self._runner)
 
     # -- waiting ----------------------------------------------------------------------
 
+    # Parking is the shared slot logic (_waits); poll only marks the fd dirty so the
+    # next wait adds its interest, and its handles' aborts mark it again to drop it.
+
     async def park_readable(self, handle: Handle) -> None:
-        if handle.reader is not None:
-            raise BusyResourceError("another task is already waiting to read from this fd")
-        handle.reader = _state.local.task
         self._dirty.add(handle.fd)
-
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            handle.reader = None
-            self._dirty.add(handle.fd)
-            return Abort.SUCCEEDED
-
-        await wait_task_rescheduled(abort)
+        await park_reader(handle)
 
     async def park_writable(self, handle: Handle) -> None:
-        if handle.writer is not None:
-            raise BusyResourceError("another task is already waiting to write to this fd")
-        handle.writer = _state.local.task
         self._dirty.add(handle.fd)
-
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            handle.writer = None
-            self._dirty.add(handle.fd)
-            return Abort.SUCCEEDED
-
-        await wait_task_rescheduled(abort)
+        await park_writer(handle)
 
     async def wait_readable(self, fd: object) -> None:
         await self._public_wait(fileno_of(fd), reading=True)
@@ -280,7 +277,7 @@ class PollNotifier(Reactor):
         # state, so data that is already there wakes the task at once.
         handle = self._handles.get(fd)
         if handle is None:
-            handle = self._handles[fd] = Handle(fd, owned=False)
+            handle = self._handles[fd] = _PollHandle(fd, False, self._dirty)
         try:
             if reading:
                 await self.park_readable(handle)
