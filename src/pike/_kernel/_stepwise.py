@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING
 
 from . import _state
 from ._ki import register_loop_code
-from ._runner import _CHECK, _HANDOFF_SECONDS, _POLL_INTERVAL
+from ._runner import (
+    _AUTOJUMP,
+    _HANDOFF_SECONDS,
+    _NOT_IDLE,
+    _POLL_INTERVAL,
+    _WAKE_IDLE_WAITERS,
+)
+from ._task import CHECK_CANCEL
 from ._traps import CHECKPOINT, SHIELDED_CHECKPOINT
 
 if TYPE_CHECKING:
@@ -73,7 +80,7 @@ def steps(
         instruments = runner.instruments
         if not guest and not instruments:
             return
-        idle = 0
+        idle = _NOT_IDLE
         timeout: float | None
         if runq or runner.entries or runner.idempotent_entries:
             now = _perf_counter()
@@ -97,16 +104,16 @@ def steps(
             if runner.idle_waiters:
                 if runner.idle_waiters[0][0] < timeout:
                     timeout = runner.idle_waiters[0][0]
-                    idle = 1
+                    idle = _WAKE_IDLE_WAITERS
             elif runner.autojump_threshold < timeout and deadline != _INF:
                 timeout = runner.autojump_threshold
-                idle = 2
+                idle = _AUTOJUMP
             if runner.ki_pending:
                 # The main task may just have parked where it can take it.
                 runner._deliver_ki()
                 if runq:
                     timeout = 0.0
-                    idle = 0
+                    idle = _NOT_IDLE
         if timeout is None:
             events = yield None
         else:
@@ -130,11 +137,11 @@ def steps(
             runner._run_entries()
         if runner.ki_pending:
             runner._deliver_ki()
-        if idle and not events and not runq:
-            if idle == 1:
+        if idle != _NOT_IDLE and not events and not runq:
+            if idle == _WAKE_IDLE_WAITERS:
                 runner._wake_idle_waiters()
             else:
-                jump = getattr(clock, "_autojump", None)
+                jump = runner._autojump
                 if jump is not None:
                     jump(timers.next_deadline())
         _run_batch(runner, runq, local)
@@ -162,7 +169,7 @@ def _run_batch(runner: Runner, runq: object, local: _state._Local) -> None:
                 yielded = task.context.run(task.coro.send, value)
             else:
                 task._next_exc = None
-                if exc is _CHECK:
+                if exc is CHECK_CANCEL:
                     if task._cancel_scope._effective:
                         exc = task._new_cancelled()
                         yielded = task.context.run(task.coro.throw, exc)
@@ -184,7 +191,7 @@ def _run_batch(runner: Runner, runq: object, local: _state._Local) -> None:
         local.task = None
         if yielded is CHECKPOINT or yielded is SHIELDED_CHECKPOINT:
             if yielded is CHECKPOINT:
-                task._next_exc = _CHECK
+                task._next_exc = CHECK_CANCEL
             runq.append(task)
             if runner.instruments:
                 runner.instruments.call("after_task_step", task)
