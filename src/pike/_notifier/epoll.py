@@ -40,7 +40,11 @@ class EpollNotifier(Reactor):
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._handles: dict[int, Handle] = {}
-        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        try:
+            self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        except BaseException:
+            self._epoll.close()  # EMFILE after the epoll fd: give it back now, not at GC
+            raise
         self._epoll.register(self._wake_fd, select.EPOLLIN | select.EPOLLET)
         self._runner: Runner | None = None
         self._signal_pipe: tuple[int, int] | None = None
