@@ -7,6 +7,7 @@ anyio's first lookup, which an already-warm test process cannot show.
 from __future__ import annotations
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -58,13 +59,25 @@ def test_startup_imports_nothing_heavy() -> None:
 
 
 def test_startup_cost_is_one_tiny_module() -> None:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"],
-                          capture_output=True, text=True, timeout=60)
-    lines = [line for line in proc.stderr.splitlines() if line.endswith("_pike_anyio_hook")]
-    assert lines, proc.stderr
-    cumulative_us = int(lines[0].split("|")[1])
-    # Typically ~0.1 ms (the module imports nothing); a loose bound for busy machines.
-    assert cumulative_us < 5000
+    """Every interpreter start pays for the hook, so at module level it may import
+    only ``sys`` (anything else waits until a patched module is asked for).
+
+    Checked on the source, not with a timer: -X importtime figures swing tenfold
+    on a loaded machine, so a time bound fails for reasons that are not ours.
+    """
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("_pike_anyio_hook")
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(pathlib.Path(spec.origin).read_text())
+    imported = set()
+    for node in tree.body:  # module level only; imports inside functions run lazily
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported == {"sys"}
 
 
 def test_finder_answers_only_for_its_name() -> None:
@@ -168,10 +181,24 @@ def _venv_with(tmp_path: Path, *pip_args: str) -> Path:
         capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:
-        if "No matching distribution" in proc.stderr or "Could not" in proc.stderr:
+        if not _index_reachable(python, tmp_path):
             pytest.skip(f"package index not reachable: {proc.stderr.strip().splitlines()[-1]}")
-        raise AssertionError(proc.stderr)
+        raise AssertionError(proc.stderr)  # the index works: the failure is this project's
     return python
+
+
+def _index_reachable(python: Path, tmp_path: Path) -> bool:
+    """Whether pip can fetch anything at all (a tiny, dependency-free package).
+
+    Asked only after an install failed, so that a broken build of this project
+    fails the test instead of passing for an unreachable index.
+    """
+    probe = subprocess.run(
+        [str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check",
+         "--no-deps", "--no-cache-dir", "-d", str(tmp_path / "probe"), "sniffio"],
+        capture_output=True, text=True, timeout=300,
+    )
+    return probe.returncode == 0
 
 
 @pytest.mark.parametrize("editable", [False, True], ids=["regular", "editable"])
