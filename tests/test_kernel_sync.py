@@ -424,3 +424,15 @@ def test_capacity_limiter_cancelled_waiter() -> None:
         limiter.release()
 
     run_mock(main)
+
+
+def test_releasing_an_unlocked_lock_is_an_error_inside_and_outside_a_run() -> None:
+    lock = pike.Lock()
+    with pytest.raises(RuntimeError, match="don't own"):
+        lock.release()
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="don't own"):
+            lock.release()
+
+    pike.run(main)

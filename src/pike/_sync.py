@@ -175,7 +175,9 @@ class Lock(_AsyncCM):
     __aenter__ = acquire
 
     def release(self) -> None:
-        if self._owner is not _state.local.task:
+        owner = self._owner
+        # Outside any task both sides are None: an unlocked lock is owned by nobody.
+        if owner is None or owner is not _state.local.task:
             raise RuntimeError("can't release a Lock you don't own")
         lot = self._lot
         if lot:
