@@ -13,7 +13,6 @@ import pytest
 
 import pike
 from pike import lowlevel
-from pike._notifier import available_notifiers
 from pike.testing import wait_all_tasks_blocked
 
 PRELUDE = textwrap.dedent(
@@ -166,18 +165,6 @@ def run_child(body: str, runner: str, notifier: str) -> tuple[int, list[str], st
         pytest.fail(f"child hung after SIGINT:\n{out}\n{err}")
     lines.extend(out.splitlines())
     return proc.returncode, lines, err
-
-
-@pytest.fixture(params=available_notifiers())
-def notifier(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    from pike._notifier import notifier_by_name
-
-    try:
-        notifier_by_name(name).close()
-    except ImportError as exc:
-        pytest.skip(f"the {name!r} notifier is not written yet ({exc})")
-    return name
 
 
 def _check_output(lines: list[str], err: str) -> None:

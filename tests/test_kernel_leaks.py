@@ -14,7 +14,6 @@ import pytest
 
 import pike
 from pike import lowlevel
-from pike._notifier import available_notifiers, notifier_by_name
 from pike.testing import wait_all_tasks_blocked
 
 
@@ -24,16 +23,6 @@ def open_fds() -> set[int]:
 
 def live_threads() -> set[threading.Thread]:
     return set(threading.enumerate())
-
-
-@pytest.fixture(params=available_notifiers())
-def notifier(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    try:
-        notifier_by_name(name).close()
-    except ImportError as exc:
-        pytest.skip(f"the {name!r} notifier is not written yet ({exc})")
-    return name
 
 
 def check_no_leaks(notifier: str, async_fn: Callable[[], Awaitable[Any]]) -> None:

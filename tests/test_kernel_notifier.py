@@ -17,16 +17,6 @@ from pike.testing import wait_all_tasks_blocked
 GUARD = 10  # seconds; a hang fails the test instead of blocking the suite
 
 
-@pytest.fixture(params=available_notifiers())
-def notifier(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    try:
-        notifier_by_name(name).close()
-    except ImportError as exc:
-        pytest.skip(f"the {name!r} notifier is not written yet ({exc})")
-    return name
-
-
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     a, b = socket.socketpair()

@@ -392,7 +392,7 @@ class Runner:
                     continue
                 except BaseException as error:
                     local.task = None
-                    task_exited(task, None, error.with_traceback(error.__traceback__))
+                    task_exited(task, None, error)
                     del error
                     continue
                 if yielded is CHECKPOINT:

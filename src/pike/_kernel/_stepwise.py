@@ -184,7 +184,7 @@ def _run_batch(runner: Runner, runq: object, local: _state._Local) -> None:
             continue
         except BaseException as error:
             local.task = None
-            task_exited(task, None, error.with_traceback(error.__traceback__))
+            task_exited(task, None, error)
             del error
             _after_exit(runner, task)
             continue

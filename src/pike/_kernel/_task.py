@@ -62,7 +62,6 @@ class Task:
         "_root_scope",
         "context",
         "coro",
-        "custom_sleep_data",
     )
 
     def __init__(
@@ -87,7 +86,6 @@ class Task:
         self._abort_fn: AbortFn | Literal[Pending.ABORT_DECLINED] | None = None
         self._next_value: Any = None
         self._next_exc: BaseException | Literal[Pending.CHECK_CANCEL] | None = None
-        self.custom_sleep_data: Any = None
         # Run when the task exits, keyed by what registered them: a Lock whose
         # owner this task is, once another task waits for it (see _sync.Lock).
         self._exit_hooks: dict[object, Callable[[Task], None]] | None = None
