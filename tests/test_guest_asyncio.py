@@ -359,3 +359,30 @@ def test_host_stopping_early_does_not_hang_interpreter_exit(case: str) -> None:
     assert "exiting" in proc.stdout
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Exception ignored" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("host_uses_fd", [False, True])
+def test_signal_wakeup_fd_policy(host_uses_fd: bool) -> None:
+    """host_uses_signal_set_wakeup_fd=True leaves the wake-up fd to the host (trio's rule)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal wake-up fds belong to the main thread only")
+
+    def current_wakeup_fd() -> int:
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd)
+        return fd
+
+    async def main() -> int:
+        return current_wakeup_fd()
+
+    before = current_wakeup_fd()
+    result, _ = host_run(main, host_uses_signal_set_wakeup_fd=host_uses_fd)
+    during = result.unwrap()
+    assert before == -1
+    if host_uses_fd:
+        assert during == -1
+    else:
+        assert during >= 0
+    assert current_wakeup_fd() == -1, "the guest run restores the wake-up fd"
