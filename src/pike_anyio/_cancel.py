@@ -90,7 +90,7 @@ class _ScopeView(anyio.CancelScope):
 def adopt(scope: pike.CancelScope) -> anyio.CancelScope:
     """Make a scope pike created (a nursery's) an anyio CancelScope, in place.
 
-    WORKAROUND (kernel request "nursery scope class", /tmp/pike_kernel_requests.md):
+    WORKAROUND until pike's nursery lets its caller choose the scope's class:
     ``open_nursery()`` creates its own ``pike.CancelScope``; the subclass adds no
     state (``__slots__ = ()``), so switching the instance's class is safe and costs
     nothing. Remove once the kernel lets the caller choose the scope's class.

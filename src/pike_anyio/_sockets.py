@@ -41,10 +41,8 @@ _BAD_MAX_BYTES = "max_bytes must be a positive integer"  # anyio's wording
 
 
 def _raw(sock: SocketType) -> _stdlib_socket.socket:
-    # WORKAROUND (request A14): pike's SocketType has no public accessor for
-    # the stdlib socket it wraps, which anyio's typed attributes hand out.
-    raw: _stdlib_socket.socket = sock._sock
-    return raw
+    # anyio's typed attributes hand out the stdlib socket itself.
+    return sock.stdlib_socket
 
 
 def _reraise(exc: BaseException, sock: SocketType, action: str) -> NoReturn:

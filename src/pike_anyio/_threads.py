@@ -57,7 +57,8 @@ def current_default_thread_limiter() -> CapacityLimiter:
 
     anyio code must see the very limiter pike's ``to_thread`` uses by default, so
     that changing its ``total_tokens`` changes the real pool size.
-    WORKAROUND (kernel request A5): pike creates it as a ``pike.CapacityLimiter``;
+    WORKAROUND until pike lets its caller choose the default limiter's class: pike
+    creates it as a ``pike.CapacityLimiter``;
     our subclass adds no state, so its class is switched in place, once per run.
     """
     if not INSTANCES_RECLASSABLE:
