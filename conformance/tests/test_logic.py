@@ -279,3 +279,11 @@ def test_venv_installs_anyios_declared_test_requirements(tmp_path: Path) -> None
     (tmp_path / "pyproject.toml").write_text(
         '[dependency-groups]\ntest = ["pytest >= 9.0", {include-group = "x"}]\n')
     assert anyio_test_requirements(tmp_path) == ["pytest >= 9.0"]
+
+
+def test_venv_pytest_follows_anyios_pytest_generation() -> None:
+    from conformance.venvs import pytest_requirement
+
+    assert pytest_requirement(["pytest >= 9.0", "trio"]) == "pytest>=9,<10"
+    assert pytest_requirement(["pytest >= 8.4"]) == "pytest>=8,<9"
+    assert pytest_requirement([]) == "pytest>=8,<9"
