@@ -28,17 +28,18 @@ _COMPLETE = ".conformance-venv-complete"
 HARNESS_DEPS = ("pytest-timeout>=2.3", "trio")
 
 
-def pytest_requirement(requirements: list[str]) -> str:
+def pytest_requirement(requirements: list[str], old_callspec: bool = False) -> str:
     """The pytest to install: below 9 unless anyio's tests ask for 9.
 
-    The pytest plugin of anyio releases written for pytest 8 (4.13, 4.14) imports
-    a name that pytest 9 deprecates, which anyio's warnings-as-errors setting
-    turns into a failure of every run; the harness's plugin needs pytest < 10.
+    The pytest plugin of some anyio releases (4.13, 4.14) imports `CallSpec2`,
+    which pytest 9.2 deprecates; anyio's warnings-as-errors setting turns that
+    into a failure of every run, so those get a pytest from before 9.2. The
+    harness's own plugin needs pytest < 10.
     """
     for requirement in requirements:
         name = _NAME.match(requirement)
         if name and name.group(1).lower() == "pytest" and re.search(r">=\s*9", requirement):
-            return "pytest>=9,<10"
+            return "pytest>=9,<9.2" if old_callspec else "pytest>=9,<10"
     return "pytest>=8,<9"
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -100,7 +101,9 @@ def ensure_venv(anyio_version: str, python: str) -> Path:
     pip = [str(exe), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     wanted = anyio_test_requirements(suite)
     tests = [r for r in wanted if (m := _NAME.match(r)) is None or m.group(1).lower() != "pytest"]
-    _run([*pip, f"anyio=={anyio_version}", *tests, pytest_requirement(wanted),
+    plugin = suite / "src" / "anyio" / "pytest_plugin.py"
+    old_callspec = plugin.exists() and "CallSpec2" in plugin.read_text()
+    _run([*pip, f"anyio=={anyio_version}", *tests, pytest_requirement(wanted, old_callspec),
           *pike_requirements(), *HARNESS_DEPS],
          f"installing anyio {anyio_version} and its test dependencies")
     _run([*pip, "--no-deps", "-e", str(ROOT)], "installing pike (editable)")

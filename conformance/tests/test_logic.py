@@ -287,3 +287,4 @@ def test_venv_pytest_follows_anyios_pytest_generation() -> None:
     assert pytest_requirement(["pytest >= 9.0", "trio"]) == "pytest>=9,<10"
     assert pytest_requirement(["pytest >= 8.4"]) == "pytest>=8,<9"
     assert pytest_requirement([]) == "pytest>=8,<9"
+    assert pytest_requirement(["pytest >= 9.0"], old_callspec=True) == "pytest>=9,<9.2"
