@@ -298,6 +298,7 @@ def main(argv: list[str]) -> int:
     except SuiteError as exc:
         print(f"suite: {exc}", file=sys.stderr)
         return 2
+    SUITES.mkdir(parents=True, exist_ok=True)  # a fresh clone has no cache yet
     workdir = Path(tempfile.mkdtemp(prefix=f"{suite.name}-", dir=SUITES))
     env = _env(suite)
     if args.install:
