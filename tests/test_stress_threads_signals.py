@@ -7,7 +7,6 @@ import pytest
 from stress.threads_signals import SCENARIOS
 
 
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_threads_signals_scenario(name: str) -> None:
     print(SCENARIOS[name]())
