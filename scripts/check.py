@@ -21,6 +21,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +136,12 @@ def ensure_system_tools() -> None:
 
 def main(argv: list[str]) -> int:
     only = set(argv)
+    # Started as a background job, this process may have inherited SIGINT ignored,
+    # which every step's children would inherit too (anyio's and pike's Ctrl-C
+    # tests send SIGINT to children). A handler of our own is reset to the default
+    # action in each child instead.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         ensure_system_tools()
     except Unavailable as exc:
