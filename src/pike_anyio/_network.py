@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket as _stdlib_socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pike
 import pike.socket
 from pike.socket import SocketType
 
@@ -26,33 +29,69 @@ async def getnameinfo(sockaddr: Any, flags: int = 0) -> tuple[str, str]:
     return await pike.socket.getnameinfo(sockaddr, flags)
 
 
-async def _connected(sock: SocketType, address: Any) -> SocketType:
+_PORT_RANGE = range(65536)
+
+
+def _check_port(address: Any, action: str) -> None:
+    """Refuse an IP socket address whose port is outside 0-65535.
+
+    pike's ``bind``/``connect`` resolve addresses through ``getaddrinfo``, and
+    the C resolver wraps an out-of-range port silently (70000 becomes 4464), so
+    the error the stdlib socket raises for it has to be raised here. Same type
+    and wording as ``socket.bind``, which is what anyio's other backends raise.
+    """
+    if address is None:
+        return
+    port = address[1]
+    if isinstance(port, int) and port not in _PORT_RANGE:
+        raise OverflowError(f"{action}(): port must be 0-65535.")
+
+
+@contextmanager
+def _closed_on_failure(sock: SocketType) -> Iterator[SocketType]:
+    """Hand ``sock`` to the block; close it if the block does not complete.
+
+    Every constructor below creates a socket and then awaits (bind, connect):
+    a cancellation or an OS error there must not leak the descriptor.
+    """
     try:
-        await sock.connect(address)
+        yield sock
     except BaseException:
         sock.close()
         raise
-    return sock
 
 
-async def connect_tcp(host: str, port: int, local_address: Any = None) -> SocketStream:
-    family = _stdlib_socket.AF_INET6 if ":" in host else _stdlib_socket.AF_INET
-    sock = pike.socket.socket(family)
-    try:
-        if local_address:
-            await sock.bind(local_address)
-    except BaseException:
-        sock.close()
-        raise
-    return SocketStream(await _connected(sock, (host, port)))
+async def connect_tcp(
+    host: str, port: int, local_address: tuple[str, int] | None = None
+) -> SocketStream:
+    """One TCP connection to an address anyio has already resolved.
+
+    anyio resolves the name and races the addresses (happy eyeballs) itself and
+    calls this once per address, so this is pike's own ``open_tcp_stream`` with
+    one target: it parses the numeric host without a worker thread, binds the
+    local host with the port left to ``connect`` and closes the socket on
+    failure. anyio only ever asks for a local host (the port is 0); a fixed
+    local port is refused rather than silently ignored.
+    """
+    _check_port((host, port), "connect")
+    local_host: str | None = None
+    if local_address is not None:
+        local_host, local_port = local_address[:2]
+        if local_port != 0:
+            raise ValueError("pike's connect_tcp binds a local host only; local port must be 0")
+    stream = await pike.open_tcp_stream(
+        host, port, happy_eyeballs_delay=None, local_address=local_host
+    )
+    return SocketStream(stream.socket)
 
 
 async def connect_unix(
     path: str | bytes, kind: Any = _stdlib_socket.SOCK_STREAM
 ) -> UNIXSocketStream:
     # anyio < 4.16 passes no kind: a stream socket was the only one it connected.
-    sock = pike.socket.socket(_stdlib_socket.AF_UNIX, kind)
-    return UNIXSocketStream(await _connected(sock, path))
+    with _closed_on_failure(pike.socket.socket(_stdlib_socket.AF_UNIX, kind)) as sock:
+        await sock.connect(path)
+    return UNIXSocketStream(sock)
 
 
 def create_tcp_listener(sock: _stdlib_socket.socket) -> TCPSocketListener:
@@ -69,27 +108,33 @@ async def create_udp_socket(
     remote_address: Any,
     reuse_port: bool,
 ) -> UDPSocket | ConnectedUDPSocket:
-    sock = pike.socket.socket(family=family, type=_stdlib_socket.SOCK_DGRAM)
-    try:
+    """A UDP socket on addresses anyio has resolved; connected iff there is a remote.
+
+    Both ports are checked before any socket exists, so a bad one costs no
+    descriptor and reports the stdlib's ``OverflowError``.
+    """
+    _check_port(local_address, "bind")
+    _check_port(remote_address, "connect")
+    raw = pike.socket.socket(family=family, type=_stdlib_socket.SOCK_DGRAM)
+    with _closed_on_failure(raw) as sock:
         if reuse_port:
             sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEPORT, 1)
-        if local_address:
+        if local_address is not None:
             await sock.bind(local_address)
-        if remote_address:
+        if remote_address is not None:
             await sock.connect(remote_address)
-            return ConnectedUDPSocket(sock)
+    if remote_address is None:
         return UDPSocket(sock)
-    except BaseException:
-        sock.close()
-        raise
+    return ConnectedUDPSocket(sock)
 
 
 async def create_unix_datagram_socket(
     raw_socket: _stdlib_socket.socket, remote_path: str | bytes | None
 ) -> UNIXDatagramSocket | ConnectedUNIXDatagramSocket:
-    sock = pike.socket.from_stdlib_socket(raw_socket)
+    with _closed_on_failure(pike.socket.from_stdlib_socket(raw_socket)) as sock:
+        if remote_path:
+            await sock.connect(remote_path)
     if remote_path:
-        await _connected(sock, remote_path)
         return ConnectedUNIXDatagramSocket(sock)
     return UNIXDatagramSocket(sock)
 
