@@ -11,10 +11,11 @@ which cost nothing until something fails.
 from __future__ import annotations
 
 import array
+import os
 import socket as _stdlib_socket
 from collections.abc import Collection
 from io import IOBase
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 from anyio import BrokenResourceError, BusyResourceError, ClosedResourceError, EndOfStream
 from anyio._core._sockets import convert_ipv6_sockaddr
@@ -60,13 +61,59 @@ def _reraise(exc: BaseException, sock: SocketType, action: str) -> NoReturn:
     raise exc
 
 
+_FD_SIZE = array.array("i").itemsize
+
+
+def _passed_fds(
+    message: bytes, ancdata: list[tuple[int, int, bytes]], flags: int, maxfds: int
+) -> list[int]:
+    """The descriptors in ``recvmsg``'s control messages, or a clear error.
+
+    The kernel installs every descriptor it delivers, so on any error the ones
+    that did arrive are closed here before raising: a failed ``receive_fds``
+    leaks nothing. Errors, all ``RuntimeError`` (anyio's type for bad ancillary
+    data): a control message other than ``SCM_RIGHTS``; a payload that is not
+    a whole number of descriptors; ``MSG_CTRUNC``, meaning the peer sent more
+    than ``maxfds`` and the kernel discarded the rest (other backends return
+    the first ``maxfds`` silently, and the caller never learns some were lost).
+    """
+    fds: list[int] = []
+    problem = ""
+    for level, kind, data in ancdata:
+        if level != _stdlib_socket.SOL_SOCKET or kind != _stdlib_socket.SCM_RIGHTS:
+            # anyio's wording, which its tests match
+            problem = (
+                f"Received unexpected ancillary data; message = {message!r}, "
+                f"cmsg_level = {level}, cmsg_type = {kind}"
+            )
+            continue
+        whole = len(data) - len(data) % _FD_SIZE
+        fds.extend(array.array("i", data[:whole]))
+        if whole != len(data) and not flags & _stdlib_socket.MSG_CTRUNC:
+            problem = f"malformed SCM_RIGHTS message: {len(data)} bytes is not a whole fd count"
+    if flags & _stdlib_socket.MSG_CTRUNC and not problem:
+        problem = (
+            f"ancillary data truncated: the peer sent more than maxfds={maxfds} "
+            "file descriptors (or other control data), and the kernel discarded what did not fit"
+        )
+    if problem:
+        for fd in fds:
+            os.close(fd)
+        raise RuntimeError(problem)
+    return fds
+
+
 # -- byte streams -----------------------------------------------------------------
 
 
-class SocketStream(pike.SocketStream, _AbstractSocketStream):  # type: ignore[misc]
+class SocketStream(pike.SocketStream, _AbstractSocketStream):
     """A connected stream socket; anyio's ``receive``/``send`` on pike's stream."""
 
     __slots__ = ()
+
+    async def __aenter__(self) -> Self:
+        # pike's returns ``pike.SocketStream``; anyio's contract is the subclass.
+        return self
 
     async def receive(self, max_bytes: int = _RECEIVE_SIZE) -> bytes:
         try:
@@ -99,34 +146,31 @@ class SocketStream(pike.SocketStream, _AbstractSocketStream):  # type: ignore[mi
         return _raw(self.socket)
 
 
-class UNIXSocketStream(SocketStream, _AbstractUNIXSocketStream):  # type: ignore[misc]
+class UNIXSocketStream(SocketStream, _AbstractUNIXSocketStream):
     """A UNIX stream socket, which can also pass file descriptors."""
 
     __slots__ = ()
 
     async def receive_fds(self, msglen: int, maxfds: int) -> tuple[bytes, list[int]]:
+        """Up to ``msglen`` bytes and up to ``maxfds`` descriptors passed with them.
+
+        The parsing of the control messages lives in ``_passed_fds``; this
+        method only sizes the buffer and translates errors.
+        """
         if not isinstance(msglen, int) or msglen < 0:
             raise ValueError("msglen must be a non-negative integer")
         if not isinstance(maxfds, int) or maxfds < 1:
             raise ValueError("maxfds must be a positive integer")
-        fds = array.array("i")
         sock = self.socket
         try:
-            message, ancdata, _flags, _addr = await sock.recvmsg(
-                msglen, _stdlib_socket.CMSG_LEN(maxfds * fds.itemsize)
+            message, ancdata, flags, _addr = await sock.recvmsg(
+                msglen, _stdlib_socket.CMSG_LEN(maxfds * _FD_SIZE)
             )
         except (pike.ClosedResourceError, OSError) as exc:
             _reraise(exc, sock, "reading from")
         if not message and not ancdata:
             raise EndOfStream
-        for level, kind, data in ancdata:
-            if level != _stdlib_socket.SOL_SOCKET or kind != _stdlib_socket.SCM_RIGHTS:
-                raise RuntimeError(
-                    f"Received unexpected ancillary data; message = {message!r}, "
-                    f"cmsg_level = {level}, cmsg_type = {kind}"
-                )
-            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-        return message, list(fds)
+        return message, _passed_fds(message, ancdata, flags, maxfds)
 
     async def send_fds(self, message: bytes, fds: Collection[int | IOBase]) -> None:
         if not message:
