@@ -7,7 +7,6 @@ anyio's exception classes, so each pipe gets a thin stream object.
 
 from __future__ import annotations
 
-import math
 import os
 from signal import Signals
 from typing import IO, Any
@@ -139,20 +138,29 @@ async def open_process(
     return Process(process)
 
 
-async def _kill_pool_at_shutdown(workers: set[_AbstractProcess]) -> None:
+async def _reap_pool_at_shutdown(workers: set[_AbstractProcess]) -> None:
+    """Wait for the run to end, then kill every worker still alive and reap them all.
+
+    A system task lives until ``main`` returns and pike cancels the system
+    nursery; the ``finally`` is that moment. The workers are killed first and
+    then closed concurrently in a shielded nursery, so shutdown waits for the
+    slowest worker once rather than for each in turn.
+    """
     try:
-        await pike.sleep(math.inf)
-    except pike.Cancelled:
-        for process in workers:
+        await pike.sleep_forever()
+    finally:
+        survivors = list(workers)  # aclose() may make anyio drop a worker from the set
+        for process in survivors:
             if process.returncode is None:
                 process.kill()
         with pike.CancelScope(shield=True):
-            for process in workers:
-                await process.aclose()
+            async with pike.open_nursery() as nursery:
+                for process in survivors:
+                    nursery.start_soon(process.aclose)
 
 
 def setup_process_pool_exit_at_shutdown(workers: set[_AbstractProcess]) -> None:
-    pike.lowlevel.spawn_system_task(_kill_pool_at_shutdown, workers)
+    pike.lowlevel.spawn_system_task(_reap_pool_at_shutdown, workers)
 
 
 __all__ = ["Process", "open_process", "setup_process_pool_exit_at_shutdown"]

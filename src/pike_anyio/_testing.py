@@ -26,6 +26,20 @@ T = TypeVar("T")
 _Job = tuple[Callable[..., Awaitable[Any]], tuple[Any, ...], dict[str, Any], list[Any]]
 
 
+async def _finish_fixture(agen: AsyncGenerator[Any, Any]) -> None:
+    """Run an async generator fixture past its one ``yield`` to its end.
+
+    A fixture must yield exactly once; one that yields again is closed (its
+    ``finally`` blocks run) and reported, as anyio's other backends do.
+    """
+    try:
+        await anext(agen)
+    except StopAsyncIteration:
+        return
+    await agen.aclose()
+    raise RuntimeError("Async generator fixture did not stop")
+
+
 class TestRunner(_AbstractTestRunner):
     __test__ = False  # not a pytest test class, whatever its name says
 
@@ -116,16 +130,12 @@ class TestRunner(_AbstractTestRunner):
         fixture_func: Callable[..., AsyncGenerator[T, Any]],
         kwargs: dict[str, Any],
     ) -> Iterable[T]:
+        # Two calls into the run: one up to the fixture's yield, one for all of
+        # its teardown (see _finish_fixture), so pytest's teardown is a single
+        # round trip into the run whatever the fixture does.
         agen = fixture_func(**kwargs)
-        value: T = self._call(agen.asend, None)
-        yield value
-        try:
-            self._call(agen.asend, None)
-        except StopAsyncIteration:
-            pass
-        else:
-            self._call(agen.aclose)
-            raise RuntimeError("Async generator fixture did not stop")
+        yield self._call(anext, agen)
+        self._call(_finish_fixture, agen)
 
     def run_fixture(
         self, fixture_func: Callable[..., Coroutine[Any, Any, T]], kwargs: dict[str, Any]
