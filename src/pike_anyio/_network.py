@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket as _stdlib_socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,28 +62,49 @@ def _closed_on_failure(sock: SocketType) -> Iterator[SocketType]:
         raise
 
 
+def _ip_family(host: str) -> _stdlib_socket.AddressFamily:
+    """The family of an IP literal; anyio resolves names before calling the backend."""
+    try:
+        version = ipaddress.ip_address(host.split("%", 1)[0]).version
+    except ValueError:
+        raise ValueError(f"connect_tcp needs an IP address, not {host!r}") from None
+    return _stdlib_socket.AF_INET6 if version == 6 else _stdlib_socket.AF_INET
+
+
+def _defer_port_choice(sock: SocketType) -> None:
+    """Let ``connect`` pick the ephemeral port of a socket bound to port 0.
+
+    Without this (Linux's ``IP_BIND_ADDRESS_NO_PORT``) ``bind`` reserves a port
+    for the local address alone, and many clients bound to one local host run
+    out of ports long before they run out of (local, remote) pairs.
+    """
+    option = getattr(_stdlib_socket, "IP_BIND_ADDRESS_NO_PORT", None)
+    if option is not None:
+        try:
+            sock.setsockopt(_stdlib_socket.IPPROTO_IP, option, 1)
+        except OSError:
+            pass  # an old kernel: bind picks the port, as everywhere else
+
+
 async def connect_tcp(
     host: str, port: int, local_address: tuple[str, int] | None = None
 ) -> SocketStream:
     """One TCP connection to an address anyio has already resolved.
 
-    anyio resolves the name and races the addresses (happy eyeballs) itself and
-    calls this once per address, so this is pike's own ``open_tcp_stream`` with
-    one target: it parses the numeric host without a worker thread, binds the
-    local host with the port left to ``connect`` and closes the socket on
-    failure. anyio only ever asks for a local host (the port is 0); a fixed
-    local port is refused rather than silently ignored.
+    anyio resolves the name and races the addresses (happy eyeballs) itself,
+    calling this once per address; pike's part is a checked address, a socket
+    closed on any failure or cancellation, and a late choice of the local port.
     """
+    family = _ip_family(host)
     _check_port((host, port), "connect")
-    local_host: str | None = None
-    if local_address is not None:
-        local_host, local_port = local_address[:2]
-        if local_port != 0:
-            raise ValueError("pike's connect_tcp binds a local host only; local port must be 0")
-    stream = await pike.open_tcp_stream(
-        host, port, happy_eyeballs_delay=None, local_address=local_host
-    )
-    return SocketStream(stream.socket)
+    _check_port(local_address, "bind")
+    with _closed_on_failure(pike.socket.socket(family)) as sock:
+        if local_address is not None:
+            if local_address[1] == 0:
+                _defer_port_choice(sock)
+            await sock.bind(local_address)
+        await sock.connect((host, port))
+    return SocketStream(sock)
 
 
 async def connect_unix(
