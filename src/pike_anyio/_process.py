@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from signal import Signals
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
@@ -19,42 +19,52 @@ import pike
 import pike.lowlevel
 
 
+def _as_anyio_error(exc: pike.ClosedResourceError | pike.BrokenResourceError) -> NoReturn:
+    """Re-raise a pike pipe error as anyio's class of the same name, cause kept."""
+    anyio_class = (
+        anyio.ClosedResourceError
+        if isinstance(exc, pike.ClosedResourceError)
+        else anyio.BrokenResourceError
+    )
+    raise anyio_class from exc.__cause__
+
+
 class _ReceivePipe(ByteReceiveStream):
+    """A child's stdout/stderr: pike's ``FdStream`` with anyio's ``receive``."""
+
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: pike.lowlevel.FdStream) -> None:
         self._stream = stream
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         try:
             data: bytes = await self._stream.receive_some(max_bytes)
-        except pike.ClosedResourceError as exc:
-            raise anyio.ClosedResourceError from exc.__cause__
-        except pike.BrokenResourceError as exc:
-            raise anyio.BrokenResourceError from exc.__cause__
+        except (pike.ClosedResourceError, pike.BrokenResourceError) as exc:
+            _as_anyio_error(exc)
         except ValueError:
             raise ValueError("max_bytes must be a positive integer") from None
-        if data:
-            return data
-        raise anyio.EndOfStream
+        if not data:
+            raise anyio.EndOfStream
+        return data
 
     async def aclose(self) -> None:
         await self._stream.aclose()
 
 
 class _SendPipe(ByteSendStream):
+    """A child's stdin: pike's ``FdStream`` with anyio's ``send``."""
+
     __slots__ = ("_stream",)
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: pike.lowlevel.FdStream) -> None:
         self._stream = stream
 
     async def send(self, item: bytes) -> None:
         try:
             await self._stream.send_all(item)
-        except pike.ClosedResourceError as exc:
-            raise anyio.ClosedResourceError from exc.__cause__
-        except pike.BrokenResourceError as exc:
-            raise anyio.BrokenResourceError from exc.__cause__
+        except (pike.ClosedResourceError, pike.BrokenResourceError) as exc:
+            _as_anyio_error(exc)
 
     async def aclose(self) -> None:
         await self._stream.aclose()
@@ -68,17 +78,9 @@ class Process(_AbstractProcess):
         self._stderr = _ReceivePipe(process.stderr) if process.stderr is not None else None
 
     async def aclose(self) -> None:
-        with pike.CancelScope(shield=True):
-            for stream in (self._stdin, self._stdout, self._stderr):
-                if stream is not None:
-                    await stream.aclose()
-        try:
-            await self.wait()
-        except BaseException:
-            self.kill()
-            with pike.CancelScope(shield=True):
-                await self.wait()
-            raise
+        # pike's Process already has anyio's contract: close the pipes (they are
+        # the FdStreams our wrappers hold), wait, and kill and still wait if cancelled.
+        await self._process.aclose()
 
     async def wait(self) -> int:
         return await self._process.wait()
@@ -113,9 +115,12 @@ class Process(_AbstractProcess):
         return self._stderr
 
 
-def _as_str(item: Any) -> str:
-    value = os.fspath(item)
-    return value if isinstance(value, str) else os.fsdecode(value)
+def _argv_and_shell(command: Any) -> tuple[str | list[str], bool]:
+    """anyio's two command forms: one str/bytes/path is a shell command line,
+    any other iterable an argv; ``os.fsdecode`` turns each part into ``str``."""
+    if isinstance(command, (str, bytes, os.PathLike)):
+        return os.fsdecode(command), True
+    return [os.fsdecode(arg) for arg in command], False
 
 
 async def open_process(
@@ -126,14 +131,9 @@ async def open_process(
     stderr: int | IO[Any] | None,
     **kwargs: Any,
 ) -> Process:
-    if isinstance(command, (str, bytes, os.PathLike)):
-        args: Any = _as_str(command)
-        shell = True
-    else:
-        args = [_as_str(item) for item in command]
-        shell = False
+    argv, shell = _argv_and_shell(command)
     process = await pike.lowlevel.open_process(
-        args, stdin=stdin, stdout=stdout, stderr=stderr, shell=shell, **kwargs
+        argv, stdin=stdin, stdout=stdout, stderr=stderr, shell=shell, **kwargs
     )
     return Process(process)
 
