@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from contextvars import copy_context
-from functools import partial
 from typing import Any
 
 from anyio.from_thread import BlockingPortal as _AnyioBlockingPortal
@@ -39,11 +38,15 @@ class BlockingPortal(_AnyioBlockingPortal):
         name: object,
         future: Future[Any],
     ) -> None:
-        start = partial(self._task_group.start_soon, name=name)
+        # This runs in the asking thread: its context is captured here, and the
+        # task is started later, by the run itself, inside that context.
+        context = copy_context()
+
+        def start_in_run() -> None:
+            self._task_group.start_soon(self._call_func, func, args, kwargs, future, name=name)
+
         try:
-            self._pike_token.run_sync_soon(
-                copy_context().run, start, self._call_func, func, args, kwargs, future
-            )
+            self._pike_token.run_sync_soon(context.run, start_in_run)
         except pike.RunFinishedError:
             # anyio's own portals report a finished loop as "not running".
             raise RuntimeError("This portal is not running") from None
