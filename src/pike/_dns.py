@@ -13,8 +13,8 @@ import socket as _stdlib_socket
 from collections.abc import Callable
 from typing import Any, cast
 
-from ._kernel._threads import to_thread_run_sync
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
+from ._threads import to_thread_run_sync
 
 # (family, type, proto, canonname, sockaddr), as the stdlib returns them.
 AddrInfo = tuple[_stdlib_socket.AddressFamily, _stdlib_socket.SocketKind, int, str, Any]

@@ -25,10 +25,10 @@ from ._fdstream import FdStream
 from ._kernel._cancel import CancelScope
 from ._kernel._exceptions import ClosedResourceError
 from ._kernel._nursery import TASK_STATUS_IGNORED, TaskStatus, open_nursery
-from ._kernel._threads import to_thread_run_sync
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint_if_cancelled
 from ._lowlevel_io import current_notifier
 from ._sync import Event
+from ._threads import to_thread_run_sync
 
 # Popen options that would turn the pipes into text files pike cannot drive.
 _FORBIDDEN = ("universal_newlines", "text", "encoding", "errors", "bufsize")

@@ -1,7 +1,7 @@
 """Call back into a pike run from one of its worker threads."""
 
-from ._kernel._threads import from_thread_check_cancelled as check_cancelled
-from ._kernel._threads import from_thread_run as run
-from ._kernel._threads import from_thread_run_sync as run_sync
+from ._threads import from_thread_check_cancelled as check_cancelled
+from ._threads import from_thread_run as run
+from ._threads import from_thread_run_sync as run_sync
 
 __all__ = ["check_cancelled", "run", "run_sync"]

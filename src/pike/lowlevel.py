@@ -11,7 +11,6 @@ from ._kernel._run import SteppedRun
 from ._kernel._runvar import RunVar, RunVarToken
 from ._kernel._state import current_task
 from ._kernel._task import Task
-from ._kernel._threads import current_default_thread_limiter
 from ._kernel._token import RunToken
 from ._kernel._traps import (
     Abort,
@@ -26,6 +25,7 @@ from ._lowlevel_io import current_notifier, notify_closing, wait_readable, wait_
 from ._statistics import IOStatistics, RunStatistics, current_statistics
 from ._subprocess import Process, open_process
 from ._task_tree import dump_task_tree_on, format_task_tree, print_task_tree
+from ._threads import current_default_thread_limiter
 
 __all__ = [
     "Instrument",

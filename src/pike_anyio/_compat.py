@@ -19,8 +19,9 @@ Known differences (4.9 to 4.16):
 * Before 4.14 anyio's CancelScope and CapacityLimiter have no ``__slots__``, so
   their instances carry a ``__dict__`` and an object pike created cannot be
   re-classed in place into our subclass (``INSTANCES_RECLASSABLE``): a nursery's
-  scope is then shown through a small view, and anyio's default thread limiter
-  is a per-run limiter of the adapter's own.
+  scope is then shown through a small view. (The default thread limiter needs no
+  re-classing on any version: the adapter installs its own through
+  ``pike.to_thread.set_default_thread_limiter``.)
 * ``wrap_*_socket`` and ``notify_closing`` appear in 4.10; extra methods are
   harmless to an older anyio, which never calls them.
 

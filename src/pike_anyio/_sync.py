@@ -135,8 +135,6 @@ class Semaphore(anyio.Semaphore):
 
 
 class CapacityLimiter(pike.CapacityLimiter, anyio.CapacityLimiter):  # type: ignore[misc]  # layouts do fit: anyio adds only __weakref__
-    # No slots of its own: pike's default thread limiter is re-classed to this
-    # type in place (see _threads.current_default_thread_limiter).
     __slots__ = ()
 
     def __new__(cls, total_tokens: float) -> CapacityLimiter:

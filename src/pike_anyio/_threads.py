@@ -14,10 +14,9 @@ from typing import Any, TypeVar
 import anyio
 
 import pike
-from pike.lowlevel import RunToken, RunVar, current_token
+from pike.lowlevel import RunToken, current_token
 
 from ._compat import (
-    INSTANCES_RECLASSABLE,
     claim_worker,
     claimed_native_token,
     release_worker,
@@ -33,10 +32,10 @@ async def run_sync_in_worker_thread(
     func: Callable[..., T],
     args: tuple[Any, ...],
     abandon_on_cancel: bool = False,
-    limiter: Any = None,
+    limiter: anyio.CapacityLimiter | None = None,
 ) -> T:
     token = worker_token(backend, current_token())
-    if limiter is None and not INSTANCES_RECLASSABLE:
+    if limiter is None:
         limiter = current_default_thread_limiter()
 
     def in_worker() -> T:
@@ -53,49 +52,31 @@ async def run_sync_in_worker_thread(
 
 
 def current_default_thread_limiter() -> CapacityLimiter:
-    """pike's own default thread limiter, presented as an anyio CapacityLimiter.
+    """pike's default thread limiter, which in an anyio run is an anyio CapacityLimiter.
 
     anyio code must see the very limiter pike's ``to_thread`` uses by default, so
-    that changing its ``total_tokens`` changes the real pool size.
-    WORKAROUND until pike lets its caller choose the default limiter's class: pike
-    creates it as a ``pike.CapacityLimiter``;
-    our subclass adds no state, so its class is switched in place, once per run.
+    that changing its ``total_tokens`` changes the real pool size. The first call
+    in a run installs one of ours (sized like pike's) as pike's default.
     """
-    if not INSTANCES_RECLASSABLE:
-        return _own_default_limiter()
     limiter = pike.to_thread.current_default_thread_limiter()
-    if limiter.__class__ is not CapacityLimiter:
-        limiter.__class__ = CapacityLimiter
-    return limiter  # type: ignore[no-any-return]
-
-
-_default_limiter: RunVar[CapacityLimiter] = RunVar("pike_anyio default thread limiter")
-
-
-def _own_default_limiter() -> CapacityLimiter:
-    """anyio < 4.14: a per-run limiter of our own, sized like pike's default.
-
-    pike's own limiter cannot become an anyio one there (see ``_compat``), so
-    anyio's worker threads all pass this one to pike explicitly instead.
-    """
-    try:
-        return _default_limiter.get()
-    except LookupError:
-        total = pike.to_thread.current_default_thread_limiter().total_tokens
-        limiter = CapacityLimiter(total)
-        _default_limiter.set(limiter)
+    if isinstance(limiter, CapacityLimiter):
         return limiter
+    ours = CapacityLimiter(limiter.total_tokens)
+    pike.to_thread.set_default_thread_limiter(ours)
+    return ours
 
 
-def _own_worker_token(token: object) -> object:
+def _own_worker_token(token: object) -> RunToken | None:
     """None if this thread is one of ``token``'s run's workers, else ``token``.
 
     pike runs ``from_thread.run`` under the waiting task's cancel scopes only
     when it finds the run through the worker thread itself; anyio always passes
     the token, so hand it over only when the call comes from somewhere else.
     """
-    if claimed_native_token() is token:
+    if token is None or claimed_native_token() is token:
         return None
+    if not isinstance(token, RunToken):
+        raise TypeError(f"expected a pike run token, got {token!r}")
     return token
 
 
@@ -103,9 +84,7 @@ def run_async_from_thread(
     func: Callable[..., Coroutine[Any, Any, T]], args: tuple[Any, ...], token: object
 ) -> T:
     try:
-        return pike.from_thread.run(
-            func, *args, token=_own_worker_token(token)  # type: ignore[arg-type]
-        )
+        return pike.from_thread.run(func, *args, token=_own_worker_token(token))
     except pike.RunFinishedError:
         raise anyio.RunFinishedError from None
 

@@ -16,29 +16,49 @@ from typing import Any, TypeVar
 import outcome
 import sniffio
 
-from . import _state
-from ._exceptions import Cancelled, RunFinishedError
-from ._runvar import RunVar
-from ._thread_cache import ThreadCache
-from ._token import RunToken
-from ._traps import Abort, RaiseCancelT, wait_task_rescheduled
+from ._kernel import _state
+from ._kernel._exceptions import Cancelled, RunFinishedError
+from ._kernel._runvar import RunVar
+from ._kernel._thread_cache import ThreadCache
+from ._kernel._token import RunToken
+from ._kernel._traps import Abort, RaiseCancelT, wait_task_rescheduled
+from ._sync import CapacityLimiter
 
 T = TypeVar("T")
 
 DEFAULT_THREAD_LIMIT = 40
-_limiter_var: RunVar[Any] = RunVar("pike default thread limiter")
+_limiter_var: RunVar[CapacityLimiter | None] = RunVar("pike default thread limiter", None)
 
 
-def current_default_thread_limiter() -> Any:
-    """The CapacityLimiter (40 tokens) that ``to_thread.run_sync`` uses by default."""
-    from .._sync import CapacityLimiter
+def current_default_thread_limiter() -> CapacityLimiter:
+    """The limiter ``to_thread.run_sync`` uses when it is given none.
 
-    try:
-        return _limiter_var.get()
-    except LookupError:
+    Unless a library chose one with :func:`set_default_thread_limiter`, each run
+    gets its own ``CapacityLimiter(40)`` on first use.
+    """
+    limiter = _limiter_var.get()
+    if limiter is None:
         limiter = CapacityLimiter(DEFAULT_THREAD_LIMIT)
         _limiter_var.set(limiter)
-        return limiter
+    return limiter
+
+
+def set_default_thread_limiter(limiter: CapacityLimiter) -> None:
+    """Make ``limiter`` the current run's default for ``to_thread.run_sync``.
+
+    For libraries layered on pike that hand out their own limiter type (a
+    subclass of ``pike.CapacityLimiter``) and need pike's default to be that
+    very object, so resizing it resizes the real worker pool. Threads already
+    running keep the token they hold in the previous default until they end.
+    Must be called inside a run; the choice ends with the run.
+    """
+    if not isinstance(limiter, CapacityLimiter):
+        raise TypeError(
+            f"the default thread limiter must be a pike.CapacityLimiter, not {limiter!r}"
+        )
+    if _state.local.runner is None:
+        raise RuntimeError("set_default_thread_limiter() must be called inside a pike run")
+    _limiter_var.set(limiter)
 
 
 class _WorkerContext:

@@ -1,0 +1,103 @@
+"""pike.to_thread.set_default_thread_limiter: a library chooses the run's default limiter."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+
+import pike
+from pike.testing import wait_all_tasks_blocked
+
+
+class _TaggedLimiter(pike.CapacityLimiter):
+    """Stands in for a library's own limiter type."""
+
+    __slots__ = ()
+
+
+def test_chosen_limiter_bounds_default_to_thread_calls() -> None:
+    async def main() -> None:
+        chosen = _TaggedLimiter(2)
+        pike.to_thread.set_default_thread_limiter(chosen)
+        assert pike.to_thread.current_default_thread_limiter() is chosen
+        assert pike.lowlevel.current_default_thread_limiter() is chosen
+        gate = threading.Event()
+        async with pike.open_nursery() as nursery:
+            for _ in range(5):
+                nursery.start_soon(pike.to_thread.run_sync, gate.wait, 10)
+            await wait_all_tasks_blocked()
+            assert chosen.borrowed_tokens == 2
+            assert chosen.statistics().tasks_waiting == 3
+            gate.set()
+        assert chosen.borrowed_tokens == 0
+
+    pike.run(main)
+
+
+def test_replaced_limiter_keeps_its_running_threads_tokens() -> None:
+    async def main() -> None:
+        first = pike.to_thread.current_default_thread_limiter()
+        gate = threading.Event()
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(pike.to_thread.run_sync, gate.wait, 10)
+            await wait_all_tasks_blocked()
+            assert first.borrowed_tokens == 1
+            second = pike.CapacityLimiter(1)
+            pike.to_thread.set_default_thread_limiter(second)
+            assert second.borrowed_tokens == 0
+            gate.set()
+        assert first.borrowed_tokens == 0
+
+    pike.run(main)
+
+
+def test_choice_ends_with_the_run() -> None:
+    chosen = pike.CapacityLimiter(3)
+
+    async def choose() -> None:
+        pike.to_thread.set_default_thread_limiter(chosen)
+
+    async def look() -> pike.CapacityLimiter:
+        return pike.to_thread.current_default_thread_limiter()
+
+    pike.run(choose)
+    fresh = pike.run(look)
+    assert fresh is not chosen
+    assert fresh.total_tokens == 40
+
+
+@pytest.mark.parametrize("bad", [None, 3, pike.Semaphore(1), object()])
+def test_rejects_what_is_not_a_pike_capacity_limiter(bad: object) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError, match=r"pike\.CapacityLimiter"):
+            pike.to_thread.set_default_thread_limiter(bad)  # type: ignore[arg-type]
+
+    pike.run(main)
+
+
+def test_outside_a_run_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="inside a pike run"):
+        pike.to_thread.set_default_thread_limiter(pike.CapacityLimiter(1))
+
+
+def test_anyio_default_limiter_is_pikes_default() -> None:
+    """On the pike backend, anyio's default limiter is the one pike's to_thread uses."""
+
+    async def main() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        assert isinstance(limiter, anyio.CapacityLimiter)
+        assert limiter is pike.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        gate = threading.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pike.to_thread.run_sync, gate.wait, 10)
+            tg.start_soon(anyio.to_thread.run_sync, gate.wait, 10)
+            await pike.testing.wait_all_tasks_blocked()
+            assert limiter.borrowed_tokens == 1
+            assert limiter.statistics().tasks_waiting == 1
+            gate.set()
+        assert limiter.borrowed_tokens == 0
+
+    anyio.run(main, backend="pike")
