@@ -286,12 +286,33 @@ class _Datagram:
 
 
 class UDPSocket(_Datagram, _AbstractUDPSocket):
+    # The three methods below spell out _recvfrom/_sendto instead of calling them:
+    # one coroutine frame less per datagram, a measurable share of a UDP round trip.
+
     async def receive(self) -> tuple[bytes, tuple[str, int]]:
-        data, addr = await self._recvfrom()
-        return data, convert_ipv6_sockaddr(addr)
+        with self._receive_guard:
+            try:
+                data, addr = await self._socket.recvfrom(_RECEIVE_SIZE)
+            except (pike.ClosedResourceError, OSError) as exc:
+                self._fail(exc, "reading from")
+        # An IPv4 address is a (host, port) pair already; only IPv6's 4-tuples change.
+        return data, addr if len(addr) == 2 else convert_ipv6_sockaddr(addr)
 
     async def send(self, item: tuple[bytes, tuple[str, int]]) -> None:
-        await self._sendto(*item)
+        data, address = item
+        with self._send_guard:
+            try:
+                await self._socket.sendto(data, address)
+            except (pike.ClosedResourceError, OSError) as exc:
+                self._fail(exc, "writing to")
+
+    async def sendto(self, data: bytes, host: str, port: int) -> None:
+        # anyio's alias packs (data, (host, port)) and calls send(): same steps, inlined.
+        with self._send_guard:
+            try:
+                await self._socket.sendto(data, (host, port))
+            except (pike.ClosedResourceError, OSError) as exc:
+                self._fail(exc, "writing to")
 
 
 class ConnectedUDPSocket(_Datagram, _AbstractConnectedUDPSocket):
