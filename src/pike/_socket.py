@@ -235,26 +235,28 @@ class SocketType:
 
     # -- waiting -----------------------------------------------------------------------
 
-    def _register(self) -> Reactor:
+    def _register(self) -> tuple[Reactor, Handle]:
         """The run's notifier, with this fd registered (once per run)."""
         notifier = _reactor()
-        self._handle = notifier.handle_for(self._sock.fileno())
+        handle = self._handle = notifier.handle_for(self._sock.fileno())
         self._notifier = notifier
-        return notifier
+        return notifier, handle
 
+    # The two park helpers stay separate (not one with a direction flag): they
+    # sit on the recv/send hot paths, where a flag would cost a test per call.
     def _park_readable(self) -> Awaitable[None]:
-        notifier, handle = self._notifier, self._handle
+        notifier, handle, runner = self._notifier, self._handle, _local.runner
         if (notifier is None or handle is None or handle.retired
-                or notifier is not _state.local.runner.notifier):  # type: ignore[union-attr]
-            notifier = self._register()
-        return notifier.park_readable(self._handle)  # type: ignore[arg-type]
+                or runner is None or notifier is not runner.notifier):
+            notifier, handle = self._register()
+        return notifier.park_readable(handle)
 
     def _park_writable(self) -> Awaitable[None]:
-        notifier, handle = self._notifier, self._handle
+        notifier, handle, runner = self._notifier, self._handle, _local.runner
         if (notifier is None or handle is None or handle.retired
-                or notifier is not _state.local.runner.notifier):  # type: ignore[union-attr]
-            notifier = self._register()
-        return notifier.park_writable(self._handle)  # type: ignore[arg-type]
+                or runner is None or notifier is not runner.notifier):
+            notifier, handle = self._register()
+        return notifier.park_writable(handle)
 
     async def wait_writable(self) -> None:
         """Wait until a ``send`` would make progress."""
@@ -331,23 +333,24 @@ class SocketType:
         """Wait for a connection; returns ``(socket, address)`` like the stdlib."""
         if _cancel_pending():
             await checkpoint()
-        accept = self._sock._accept  # type: ignore[attr-defined]
+        # The stdlib's accept() on a non-blocking listener returns a socket in
+        # default (blocking) mode; SocketType switches it to non-blocking.
+        accept = self._sock.accept
         try:
-            fd, addr = accept()
+            conn, addr = accept()
         except BlockingIOError:
-            parked = True
+            pass
         else:
-            parked = False
             await cancel_shielded_checkpoint()
-        while parked:
+            return SocketType(conn), addr
+        # Parked outside the except clause: no BlockingIOError in tracebacks.
+        while True:
             await self._park_readable()
             try:
-                fd, addr = accept()
-                parked = False
+                conn, addr = accept()
             except BlockingIOError:
-                pass
-        sock = self._sock
-        return SocketType(_stdlib_socket.socket(sock.family, sock.type, sock.proto, fd)), addr
+                continue
+            return SocketType(conn), addr
 
     # -- receiving (hot paths written out) --------------------------------------------
 
@@ -445,8 +448,9 @@ class SocketType:
                 n = self._send(data, flags)
             except BlockingIOError:
                 continue
-            if self._stream and n < memoryview(data).nbytes:
-                self._handle.writable = False  # type: ignore[union-attr]
+            handle = self._handle
+            if handle is not None and self._stream and n < memoryview(data).nbytes:
+                handle.writable = False
             return n
 
     async def sendto(self, data: Buffer, *flags_and_address: Any) -> int:
