@@ -274,6 +274,66 @@ def test_open_tcp_listeners_validation(run: Runner) -> None:
         run(main)
 
 
+def test_listener_drops_connection_aborted_before_accept(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A connection the peer aborted before accept() is skipped; the listener
+    # then hands out the next good one instead of failing.
+    real_accept = psocket.SocketType.accept
+    failures = [errno.ECONNABORTED]
+
+    async def flaky_accept(self: psocket.SocketType) -> tuple[psocket.SocketType, Any]:
+        if failures:
+            raise OSError(failures.pop(), "aborted before accept")
+        return await real_accept(self)
+
+    monkeypatch.setattr(psocket.SocketType, "accept", flaky_accept)
+
+    async def main() -> None:
+        client, server = await stream_pair()
+        async with client, server:
+            await client.send_all(b"ok")
+            assert await server.receive_some() == b"ok"
+        assert failures == []  # the injected failure was met and skipped
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_listener_other_accept_errors_propagate(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing_accept(self: psocket.SocketType) -> tuple[psocket.SocketType, Any]:
+        raise OSError(errno.EINVAL, "not a connection problem")
+
+    async def main() -> None:
+        (listener,) = await pike.open_tcp_listeners(0, host="127.0.0.1")
+        async with listener:
+            monkeypatch.setattr(psocket.SocketType, "accept", failing_accept)
+            with pytest.raises(OSError) as info:
+                await listener.accept()
+            assert info.value.errno == errno.EINVAL
+            assert not isinstance(info.value, pike.ClosedResourceError)
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_listener_trusts_socket_when_os_cannot_tell(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pike import _streams
+
+    monkeypatch.setattr(_streams, "_SO_ACCEPTCONN", None)
+
+    async def main() -> None:
+        with psocket.socket() as unlistening:
+            listener = pike.SocketListener(unlistening)  # no ValueError: unknown state
+            assert listener.socket is unlistening
+
+    run(main)
+
+
 def test_listener_close_wakes_accept(run: Runner) -> None:
     async def main() -> None:
         (listener,) = await pike.open_tcp_listeners(0, host="127.0.0.1")
@@ -321,3 +381,40 @@ def test_stream_cancel_receive_then_reuse(run: Runner) -> None:
             assert await server.receive_some() == b"after"
 
     run(main)
+
+
+def test_open_tcp_listeners_skips_unusable_family(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pike import _highlevel_serve
+
+    v6 = (psocket.AF_INET6, psocket.SOCK_STREAM, 6, "", ("::1", 0, 0, 0))
+    v4 = (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))
+    real_socket = _highlevel_serve.socket
+    refused: set[int] = set()
+
+    async def fake_getaddrinfo(*args: Any, **kwargs: Any) -> list[Any]:
+        return [v6, v4]
+
+    def picky_socket(family: int, type_: int, proto: int) -> psocket.SocketType:
+        if family in refused:
+            raise OSError(errno.EAFNOSUPPORT, "family disabled")
+        return real_socket(family, type_, proto)
+
+    monkeypatch.setattr(_highlevel_serve, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(_highlevel_serve, "socket", picky_socket)
+
+    async def main() -> None:
+        refused.add(psocket.AF_INET6)
+        (listener,) = await pike.open_tcp_listeners(0)
+        async with listener:
+            assert listener.socket.family == psocket.AF_INET
+        refused.add(psocket.AF_INET)
+        with pytest.raises(OSError) as info:
+            await pike.open_tcp_listeners(0)
+        assert info.value.errno == errno.EAFNOSUPPORT
+        cause = info.value.__cause__
+        assert isinstance(cause, ExceptionGroup) and len(cause.exceptions) == 2
+
+    with FdLeakCheck():
+        run(main)

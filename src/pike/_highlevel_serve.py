@@ -53,36 +53,44 @@ async def open_tcp_listeners(
         host, port, type=_stdlib_socket.SOCK_STREAM, flags=_stdlib_socket.AI_PASSIVE
     )
     listeners: list[SocketListener] = []
-    unsupported: list[OSError] = []
+    unusable: list[OSError] = []
     try:
         for family, type_, proto, _, sockaddr in targets:
             try:
-                sock = socket(family, type_, proto)
+                listeners.append(await _listen_on(family, type_, proto, sockaddr, backlog))
             except OSError as exc:
-                if exc.errno == errno.EAFNOSUPPORT:
-                    unsupported.append(exc)  # e.g. IPv6 compiled in but disabled
-                    continue
-                raise
-            try:
-                if sys.platform != "win32":
-                    sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR, 1)
-                if family == _stdlib_socket.AF_INET6:
-                    sock.setsockopt(_stdlib_socket.IPPROTO_IPV6, _stdlib_socket.IPV6_V6ONLY, 1)
-                await sock.bind(sockaddr)
-                sock.listen(backlog)
-            except BaseException:
-                sock.close()
-                raise
-            listeners.append(SocketListener(sock))
+                if exc.errno != errno.EAFNOSUPPORT:
+                    raise
+                unusable.append(exc)  # e.g. IPv6 compiled in but disabled
     except BaseException:
         for listener in listeners:
             listener.socket.close()
         raise
-    if not listeners:
-        raise OSError(errno.EAFNOSUPPORT, f"no usable address family for {host!r}") from (
-            ExceptionGroup("unsupported families", unsupported) if unsupported else None
-        )
-    return listeners
+    if listeners:
+        return listeners
+    cause = ExceptionGroup("unusable address families", unusable) if unusable else None
+    raise OSError(errno.EAFNOSUPPORT, f"no usable address family for {host!r}") from cause
+
+
+async def _listen_on(
+    family: int, type_: int, proto: int, sockaddr: Any, backlog: int
+) -> SocketListener:
+    """One listening socket at ``sockaddr``; on any failure its fd is closed again."""
+    sock = socket(family, type_, proto)
+    try:
+        # Restarting a server must not wait out TIME_WAIT on the port (POSIX
+        # only: on Windows SO_REUSEADDR would let another process steal it).
+        if sys.platform != "win32":
+            sock.setsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_REUSEADDR, 1)
+        if family == _stdlib_socket.AF_INET6:
+            # The IPv4 listener owns the v4 side of the port.
+            sock.setsockopt(_stdlib_socket.IPPROTO_IPV6, _stdlib_socket.IPV6_V6ONLY, 1)
+        await sock.bind(sockaddr)
+        sock.listen(backlog)
+        return SocketListener(sock)
+    except BaseException:
+        sock.close()
+        raise
 
 
 Handler = Callable[[SocketStream], Awaitable[object]]

@@ -41,9 +41,43 @@ def _translate(exc: OSError, sock: SocketType, action: str) -> Exception:
     return BrokenResourceError(f"cannot {action}: {exc}")
 
 
+def _listener_error(exc: OSError, sock: SocketType) -> Exception:
+    """What an accept() failure means to the listener's user."""
+    if sock.fileno() == -1 or exc.errno in (errno.EBADF, errno.ENOTSOCK):
+        return ClosedResourceError("this listener was closed")
+    return exc
+
+
 # SOCK_SEQPACKET (Unix sockets) keeps message boundaries but is connection-based,
 # which is all a stream needs; anyio offers it through connect_unix.
 _STREAM_TYPES = (_stdlib_socket.SOCK_STREAM, _stdlib_socket.SOCK_SEQPACKET)
+
+def _stream_socket(socket: object, owner: str) -> SocketType:
+    """``socket`` if it is a connection-based pike socket, else the error saying why not."""
+    if not isinstance(socket, SocketType):
+        raise TypeError(f"{owner} needs a pike socket, got {type(socket).__name__}")
+    if socket.type not in _STREAM_TYPES:
+        raise ValueError(f"{owner} needs a SOCK_STREAM or SOCK_SEQPACKET socket")
+    return socket
+
+
+_SO_ACCEPTCONN: int | None = getattr(_stdlib_socket, "SO_ACCEPTCONN", None)
+
+
+def _known_not_listening(sock: SocketType) -> bool:
+    """True only when the OS itself reports that ``sock`` is not listening.
+
+    Where the OS cannot answer (no ``SO_ACCEPTCONN``, or the query fails) the
+    socket gets the benefit of the doubt: a wrong guess then shows up at the
+    first ``accept`` as an OSError, which is still a clear failure.
+    """
+    if _SO_ACCEPTCONN is None:
+        return False
+    try:
+        return not sock.getsockopt(_stdlib_socket.SOL_SOCKET, _SO_ACCEPTCONN)
+    except OSError:
+        return False
+
 
 class SocketStream:
     """A bidirectional stream over a connected SOCK_STREAM (or SOCK_SEQPACKET) socket.
@@ -55,11 +89,7 @@ class SocketStream:
     __slots__ = ("_receiving", "_recv", "_send", "_sending", "socket")
 
     def __init__(self, socket: SocketType) -> None:
-        if not isinstance(socket, SocketType):
-            raise TypeError(f"SocketStream needs a pike socket, got {type(socket).__name__}")
-        if socket.type not in _STREAM_TYPES:
-            raise ValueError("SocketStream needs a SOCK_STREAM or SOCK_SEQPACKET socket")
-        self.socket = socket
+        self.socket = _stream_socket(socket, "SocketStream")
         self._recv = socket._sock.recv
         self._send = socket._sock.send
         self._sending = False
@@ -200,31 +230,27 @@ class SocketListener:
     __slots__ = ("socket",)
 
     def __init__(self, socket: SocketType) -> None:
-        if not isinstance(socket, SocketType):
-            raise TypeError(f"SocketListener needs a pike socket, got {type(socket).__name__}")
-        if socket.type not in _STREAM_TYPES:
-            raise ValueError("SocketListener needs a SOCK_STREAM or SOCK_SEQPACKET socket")
-        try:
-            listening = socket.getsockopt(_stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ACCEPTCONN)
-        except OSError:
-            pass  # the platform cannot tell; trust the caller
-        else:
-            if not listening:
-                raise ValueError("SocketListener needs a listening socket: call listen() first")
-        self.socket = socket
+        sock = _stream_socket(socket, "SocketListener")
+        if _known_not_listening(sock):
+            raise ValueError("SocketListener needs a listening socket: call listen() first")
+        self.socket = sock
 
     async def accept(self) -> SocketStream:
-        """Wait for the next connection."""
+        """Wait for the next connection.
+
+        A connection that fails between the peer's SYN and our accept (aborted,
+        refused by a firewall hook) is the peer's problem, not the listener's:
+        it is dropped and the wait goes on.
+        """
+        sock = self.socket
         while True:
             try:
-                sock, _ = await self.socket.accept()
+                conn, _ = await sock.accept()
             except OSError as exc:
-                if self.socket.fileno() == -1 or exc.errno in (errno.EBADF, errno.ENOTSOCK):
-                    raise ClosedResourceError("this listener was closed") from None
-                if exc.errno in _IGNORED_ACCEPT_ERRNOS:
-                    continue
-                raise
-            return SocketStream(sock)
+                if exc.errno not in _IGNORED_ACCEPT_ERRNOS:
+                    raise _listener_error(exc, sock) from None
+            else:
+                return SocketStream(conn)
 
     async def aclose(self) -> None:
         self.socket.close()
