@@ -174,6 +174,11 @@ class Lock(_AsyncCM):
     # ``async with lock`` awaits acquire() itself: no extra coroutine frame.
     __aenter__ = acquire
 
+    async def _reclaim(self) -> None:
+        """Take the lock back for an interrupted Condition.wait; cannot be cancelled."""
+        with CancelScope(shield=True):
+            await self.acquire()
+
     def release(self) -> None:
         owner = self._owner
         # Outside any task both sides are None: an unlocked lock is owned by nobody.
@@ -205,23 +210,27 @@ class SemaphoreStatistics:
     tasks_waiting: int
 
 
+def _count(name: str, value: object, *, at_least: int) -> int:
+    """``value`` as a count: an int no smaller than ``at_least``, else a clear error."""
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < at_least:
+        raise ValueError(f"{name} must be >= {at_least}, got {value}")
+    return value
+
+
 class Semaphore(_AsyncCM):
     """A counter of free slots; ``acquire`` waits while it is zero."""
 
-    __slots__ = ("__weakref__", "_lot", "_max_value", "_value")
+    __slots__ = ("__weakref__", "_ceiling", "_lot", "_value")
 
     def __init__(self, initial_value: int, *, max_value: int | None = None) -> None:
-        if not isinstance(initial_value, int):
-            raise TypeError("initial_value must be an int")
-        if initial_value < 0:
-            raise ValueError("initial_value must be >= 0")
-        if max_value is not None:
-            if not isinstance(max_value, int):
-                raise TypeError("max_value must be None or an int")
-            if max_value < initial_value:
-                raise ValueError("max_value must be >= initial_value")
-        self._value = initial_value
-        self._max_value = max_value
+        self._value = _count("initial_value", initial_value, at_least=0)
+        # No bound is an infinite ceiling: release() then needs one comparison, no None test.
+        self._ceiling: float = (
+            math.inf if max_value is None
+            else _count("max_value", max_value, at_least=initial_value)
+        )
         self._lot = ParkingLot()
 
     @property
@@ -230,7 +239,8 @@ class Semaphore(_AsyncCM):
 
     @property
     def max_value(self) -> int | None:
-        return self._max_value
+        ceiling = self._ceiling
+        return None if ceiling == math.inf else int(ceiling)
 
     def acquire_nowait(self) -> None:
         if self._value > 0:
@@ -251,7 +261,7 @@ class Semaphore(_AsyncCM):
         if self._lot:
             self._lot.unpark_one()
             return
-        if self._max_value is not None and self._value == self._max_value:
+        if self._value >= self._ceiling:
             raise ValueError("semaphore released too many times")
         self._value += 1
 
@@ -259,7 +269,7 @@ class Semaphore(_AsyncCM):
         return SemaphoreStatistics(len(self._lot))
 
     def __repr__(self) -> str:
-        return f"<pike.Semaphore value={self._value} max_value={self._max_value}>"
+        return f"<pike.Semaphore value={self._value} max_value={self.max_value}>"
 
 
 @dataclass(frozen=True)
@@ -269,17 +279,30 @@ class ConditionStatistics:
 
 
 class Condition(_AsyncCM):
-    """Wait for a notification while holding (and re-acquiring) a lock."""
+    """Wait for a notification while holding (and re-acquiring) a lock.
+
+    Two queues and a hand-over between them: ``wait()`` releases the lock and
+    sleeps on the condition's lot; ``notify()`` moves sleepers, still asleep,
+    onto the lock's own lot. Lock.release() makes the next task there the owner
+    before waking it, so a notified waiter wakes up holding the lock: nobody is
+    woken only to queue again.
+    """
 
     __slots__ = ("__weakref__", "_lock", "_lot")
 
     def __init__(self, lock: Lock | None = None) -> None:
-        if lock is None:
-            lock = Lock()
-        if type(lock) not in (Lock, StrictFIFOLock):
-            raise TypeError("Condition needs a pike.Lock")
-        self._lock = lock
+        # Any pike Lock will do (subclasses too): each hands ownership over in release().
+        if lock is not None and not isinstance(lock, Lock):
+            raise TypeError(f"Condition needs a pike.Lock, not {type(lock).__name__}")
+        self._lock = Lock() if lock is None else lock
         self._lot = ParkingLot()
+
+    def _held_lock(self, action: str) -> Lock:
+        lock = self._lock
+        owner = lock._owner
+        if owner is None or owner is not _state.local.task:
+            raise RuntimeError(f"must hold the lock to {action}")
+        return lock
 
     def locked(self) -> bool:
         return self._lock.locked()
@@ -294,36 +317,35 @@ class Condition(_AsyncCM):
         self._lock.release()
 
     async def wait(self) -> None:
-        if self._lock._owner is not _state.local.task:
-            raise RuntimeError("must hold the lock to wait")
-        self._lock.release()
-        # notify() moves us onto the lock's lot; being woken from there means
-        # release() already made us the lock's owner.
+        lock = self._held_lock("wait")
+        lock.release()
         try:
             await self._lot.park()
         except BaseException:
-            with CancelScope(shield=True):
-                await self._lock.acquire()
+            # Interrupted on either lot (cancelled, or the lock broke): the caller's
+            # ``async with`` still expects to leave holding the lock.
+            await lock._reclaim()
             raise
 
-    def _check_owner(self) -> None:
-        if self._lock._owner is not _state.local.task:
-            raise RuntimeError("must hold the lock to notify")
-
     def notify(self, n: int = 1) -> None:
-        self._check_owner()
-        if self._lot:
-            self._lock._watch_owner(_state.current_task())
-            self._lot.repark(self._lock._lot, count=n)
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        self._hand_over(self._held_lock("notify"), n)
 
     def notify_all(self) -> None:
-        self._check_owner()
-        if self._lot:
-            self._lock._watch_owner(_state.current_task())
-            self._lot.repark_all(self._lock._lot)
+        self._hand_over(self._held_lock("notify"), len(self._lot))
+
+    def _hand_over(self, lock: Lock, count: int) -> None:
+        if count and self._lot:
+            # The moved tasks now wait on the lock's owner (us): watch for our exit.
+            lock._watch_owner(_state.current_task())
+            self._lot.repark(lock._lot, count=count)
 
     def statistics(self) -> ConditionStatistics:
         return ConditionStatistics(len(self._lot), self._lock.statistics())
+
+    def __repr__(self) -> str:
+        return f"<pike.Condition {len(self._lot)} waiting, lock {self._lock!r}>"
 
 
 @dataclass(frozen=True)
@@ -335,14 +357,19 @@ class CapacityLimiterStatistics:
 
 
 class CapacityLimiter(_AsyncCM):
-    """At most ``total_tokens`` borrowers at a time; each borrower holds one token."""
+    """At most ``total_tokens`` borrowers at a time; each borrower holds one token.
 
-    __slots__ = ("__weakref__", "_borrowers", "_lot", "_pending", "_total_tokens")
+    Waiters queue in one insertion-ordered dict from the parked task to the
+    borrower it asks for. Handing a token over is then a single step (pop the
+    oldest entry, record its borrower, wake its task), and a cancelled waiter's
+    abort removes its entry and nothing else remains to tidy.
+    """
+
+    __slots__ = ("__weakref__", "_borrowers", "_queue", "_total_tokens")
 
     def __init__(self, total_tokens: float) -> None:
         self._borrowers: set[object] = set()
-        self._pending: dict[Task, object] = {}
-        self._lot = ParkingLot()
+        self._queue: dict[Task, object] = {}
         self._total_tokens: float = 0
         self.total_tokens = total_tokens
 
@@ -352,12 +379,12 @@ class CapacityLimiter(_AsyncCM):
 
     @total_tokens.setter
     def total_tokens(self, new_total: float) -> None:
-        if not isinstance(new_total, int) and new_total != math.inf:
+        if new_total != math.inf and not isinstance(new_total, int):
             raise TypeError("total_tokens must be an int or math.inf")
         if new_total < 0:
             raise ValueError("total_tokens must be >= 0")
         self._total_tokens = new_total
-        self._wake_waiters()
+        self._lend_to_waiters()  # a larger total may let some of them in
 
     @property
     def borrowed_tokens(self) -> int:
@@ -367,61 +394,72 @@ class CapacityLimiter(_AsyncCM):
     def available_tokens(self) -> float:
         return self._total_tokens - len(self._borrowers)
 
-    def _wake_waiters(self) -> None:
-        while self._lot and len(self._borrowers) < self._total_tokens:
-            task = self._lot.unpark_one()
-            assert task is not None  # the lot was not empty
-            self._borrowers.add(self._pending.pop(task))
+    def _lend_to_waiters(self) -> None:
+        queue = self._queue
+        borrowers = self._borrowers
+        while queue and len(borrowers) < self._total_tokens:
+            task = next(iter(queue))
+            borrowers.add(queue.pop(task))
+            _state.runner().reschedule(task, None)
 
-    def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
-        if borrower in self._borrowers:
+    def _can_lend_now(self, borrower: object) -> bool:
+        borrowers = self._borrowers
+        if borrower in borrowers:
             raise RuntimeError(
                 "this borrower is already holding one of this CapacityLimiter's tokens"
             )
-        if len(self._borrowers) < self._total_tokens and not self._lot:
-            self._borrowers.add(borrower)
-        else:
+        # Waiters come first, so a newcomer never takes a token from under them.
+        return not self._queue and len(borrowers) < self._total_tokens
+
+    def acquire_on_behalf_of_nowait(self, borrower: object) -> None:
+        if not self._can_lend_now(borrower):
             raise WouldBlock
+        self._borrowers.add(borrower)
 
     def acquire_nowait(self) -> None:
         self.acquire_on_behalf_of_nowait(_state.current_task())
 
     async def acquire_on_behalf_of(self, borrower: object) -> None:
         await checkpoint_if_cancelled()
-        try:
-            self.acquire_on_behalf_of_nowait(borrower)
-        except WouldBlock:
-            task = _state.current_task()
-            self._pending[task] = borrower
-            try:
-                await self._lot.park()
-            except BaseException:
-                self._pending.pop(task, None)
-                raise
-        else:
+        if self._can_lend_now(borrower):
+            self._borrowers.add(borrower)
             await cancel_shielded_checkpoint()
+            return
+        task = _state.current_task()
+        queue = self._queue
+        queue[task] = borrower
+
+        def abort(raise_cancel: RaiseCancelT) -> Abort:
+            del queue[task]
+            return Abort.SUCCEEDED
+
+        # _lend_to_waiters() records our borrower before it wakes us.
+        await wait_task_rescheduled(abort)
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_state.current_task())
 
     def release_on_behalf_of(self, borrower: object) -> None:
-        if borrower not in self._borrowers:
-            raise RuntimeError("this borrower isn't holding any of this CapacityLimiter's tokens")
-        self._borrowers.remove(borrower)
-        self._wake_waiters()
+        try:
+            self._borrowers.remove(borrower)
+        except KeyError:
+            raise RuntimeError(
+                "this borrower isn't holding any of this CapacityLimiter's tokens"
+            ) from None
+        self._lend_to_waiters()
 
     def release(self) -> None:
         self.release_on_behalf_of(_state.current_task())
 
     def statistics(self) -> CapacityLimiterStatistics:
         return CapacityLimiterStatistics(
-            len(self._borrowers), self._total_tokens, list(self._borrowers), len(self._lot)
+            len(self._borrowers), self._total_tokens, list(self._borrowers), len(self._queue)
         )
 
     def __repr__(self) -> str:
         return (
             f"<pike.CapacityLimiter {len(self._borrowers)}/{self._total_tokens} borrowed, "
-            f"{len(self._lot)} waiting>"
+            f"{len(self._queue)} waiting>"
         )
 
 
