@@ -65,7 +65,9 @@ def _register_extra_backends() -> None:
     new = tuple(name for name in names if name not in _eventloop.BACKENDS)
     if not new:
         return
-    _eventloop.BACKENDS = (*_eventloop.BACKENDS, *new)
+    # mypy infers anyio's `BACKENDS = "asyncio", "trio"` as `tuple[str, str]` and refuses a
+    # longer tuple; setattr says that widening it is the point (B010 would undo that).
+    setattr(_eventloop, "BACKENDS", (*_eventloop.BACKENDS, *new))  # noqa: B010
     # anyio's own pytest plugin (an entry point, so usually imported before us)
     # froze `get_available_backends()` into its default `anyio_backend` fixture,
     # which the nested runs of anyio's pytest-plugin tests use. Recompute it; the
@@ -134,20 +136,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                  if isinstance(value, str) or (isinstance(value, tuple) and value)}
         missing = [name for name in extra if name not in names]
         if missing and {"asyncio", "trio"} <= names:
-            params = fixturedef.params = (  # type: ignore[misc]
+            params = fixturedef.params = (
                 *params, *(pytest.param(name, id=name) for name in missing))
             values += missing
             if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
-                fixturedef.ids = (*fixturedef.ids, *missing)  # type: ignore[misc]
+                fixturedef.ids = (*fixturedef.ids, *missing)
         if not poll:
             return
         if "pike" in values and POLL_VALUE not in values:
             # Same marks as the plain param: its "pike is not available" skip, if any.
             marks = getattr(params[values.index("pike")], "marks", ())
             variant = pytest.param(POLL_VALUE, id=POLL_LABEL, marks=marks)
-            fixturedef.params = (*params, variant)  # type: ignore[misc]
+            fixturedef.params = (*params, variant)
             if isinstance(fixturedef.ids, Sequence) and not isinstance(fixturedef.ids, str):
-                fixturedef.ids = (*fixturedef.ids, POLL_LABEL)  # type: ignore[misc]
+                fixturedef.ids = (*fixturedef.ids, POLL_LABEL)
         return
 
 

@@ -90,7 +90,8 @@ def _steps() -> list[Step]:
     steps = [
         Step("ruff", fixed(py, "-m", "ruff", "check", "src", "tests", "conformance",
                            "benchmarks", "examples", "scripts", "stress")),
-        Step("mypy --strict src", fixed(py, "-m", "mypy", "--strict", "src")),
+        Step("mypy --strict", fixed(py, "-m", "mypy", "--strict", "src", "tests", "conformance",
+                                    "benchmarks")),
         *[Step(f"pike tests on {v}", on(v, "-m", "pytest", "-q", "tests")) for v in PYTHONS],
         Step("conformance harness self-tests", fixed(py, "-m", "pytest", "-q",
                                                      "conformance/tests")),

@@ -14,7 +14,7 @@ import gc
 import socket
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -38,7 +38,9 @@ def _no_unclosed_socket(attempt: Callable[[], Awaitable[Any]]) -> None:
 
 
 @pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_INET6])
-def test_udp_bind_failure_closes_the_socket(family: socket.AddressFamily) -> None:
+def test_udp_bind_failure_closes_the_socket(
+    family: Literal[socket.AddressFamily.AF_INET, socket.AddressFamily.AF_INET6],
+) -> None:
     if family == socket.AF_INET6 and not socket.has_ipv6:
         pytest.skip("Python built without IPv6")
     busy, port = _occupied_port(family, socket.SOCK_DGRAM)

@@ -14,7 +14,7 @@ import socket
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -55,7 +55,7 @@ def taken_udp_port() -> Iterator[int]:
 
 
 def _failing_anyio_calls(port: int) -> list[Callable[[], Awaitable[Any]]]:
-    v6 = socket.AF_INET6
+    v6: Literal[socket.AddressFamily.AF_INET6] = socket.AddressFamily.AF_INET6
     return [
         lambda: anyio.create_udp_socket(family=v6, local_host="::1", local_port=port),
         lambda: anyio.create_udp_socket(

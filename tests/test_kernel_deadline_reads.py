@@ -8,6 +8,8 @@ and an unentered relative scope has no absolute deadline to read or set.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,8 @@ from pike import lowlevel
 from pike.testing import MockClock
 
 
-def run_mock(async_fn: object) -> object:
-    return pike.run(async_fn, clock=MockClock(autojump_threshold=0))  # type: ignore[arg-type]
+def run_mock(async_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return pike.run(async_fn, clock=MockClock(autojump_threshold=0))
 
 
 def test_past_deadline_set_inside_reads_cancelled_and_checkpoint_if_cancelled_raises() -> None:
@@ -54,7 +56,8 @@ def test_unentered_scope_with_past_deadline_reads_cancelled() -> None:
 def test_future_deadline_does_not_read_cancelled() -> None:
     async def main() -> bool:
         with pike.CancelScope(deadline=pike.current_time() + 10) as scope:
-            return scope.cancel_called
+            called = scope.cancel_called
+        return called
 
     assert run_mock(main) is False
 

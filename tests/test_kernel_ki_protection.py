@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import pytest
 
@@ -51,7 +51,7 @@ def protected_gen() -> Iterator[bool]:
 
 
 @enable_ki_protection
-async def protected_agen() -> AsyncIterator[bool]:
+async def protected_agen() -> AsyncGenerator[bool, None]:
     await pike.lowlevel.checkpoint()
     yield currently_ki_protected()
 

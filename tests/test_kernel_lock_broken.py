@@ -8,12 +8,15 @@ re-acquire it through a Condition.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import pike
 import pike.testing
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
 
 
 def _in_run(async_fn: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
@@ -159,7 +162,7 @@ def test_anyio_lock_on_pike_is_broken_too() -> None:
     async def main() -> None:
         lock = anyio.Lock()
 
-        async def holder(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        async def holder(*, task_status: TaskStatus[None]) -> None:
             await lock.acquire()
             task_status.started()
 

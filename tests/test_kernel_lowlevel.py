@@ -260,7 +260,7 @@ def test_runvar_get_set_reset() -> None:
         with pytest.raises(ValueError):
             rv.reset(token2)  # used twice
         with pytest.raises(ValueError):
-            rv_default.reset(token)  # wrong var
+            rv_default.reset(token)  # type: ignore[arg-type]  # deliberately the wrong var's token
         rv.reset(token)
         with pytest.raises(LookupError):
             rv.get()

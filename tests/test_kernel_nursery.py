@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 
 import pike
@@ -18,8 +21,8 @@ async def fail(msg: str = "boom") -> None:
     raise Boom(msg)
 
 
-def run_mock(async_fn: object) -> object:
-    return pike.run(async_fn, clock=MockClock(autojump_threshold=0))  # type: ignore[arg-type]
+def run_mock(async_fn: Callable[[], Awaitable[Any]]) -> Any:
+    return pike.run(async_fn, clock=MockClock(autojump_threshold=0))
 
 
 # -- strict exception groups -----------------------------------------------------------

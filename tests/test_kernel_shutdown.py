@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,7 +12,7 @@ import pike
 
 
 def test_callback_accepted_at_the_very_end_still_runs() -> None:
-    ran = []
+    ran: list[str] = []
 
     async def main() -> None:
         # Posted from the main task's last step: the run is finishing already.
@@ -43,7 +44,7 @@ def test_token_refuses_after_the_run() -> None:
 def test_generator_collected_during_shutdown_is_finalized() -> None:
     events = []
 
-    async def agen():  # type: ignore[no-untyped-def]
+    async def agen() -> AsyncIterator[int]:
         try:
             yield 1
             yield 2
@@ -65,7 +66,7 @@ def test_system_task_generators_close_after_the_system_task(
 ) -> None:
     events = []
 
-    async def ticker():  # type: ignore[no-untyped-def]
+    async def ticker() -> AsyncIterator[None]:
         try:
             while True:
                 yield

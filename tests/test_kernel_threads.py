@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -290,11 +291,12 @@ def test_from_thread_propagates_exceptions() -> None:
         raise Boom("sync")
 
     def work() -> list[str]:
-        out = []
-        for call in (
+        out: list[str] = []
+        calls: tuple[Callable[[], None], ...] = (
             lambda: pike.from_thread.run(afail),
             lambda: pike.from_thread.run_sync(sfail),
-        ):
+        )
+        for call in calls:
             try:
                 call()
             except Boom as exc:
