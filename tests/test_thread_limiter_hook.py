@@ -88,6 +88,7 @@ def test_anyio_default_limiter_is_pikes_default() -> None:
     async def main() -> None:
         limiter = anyio.to_thread.current_default_thread_limiter()
         assert isinstance(limiter, anyio.CapacityLimiter)
+        assert isinstance(limiter, pike.CapacityLimiter)
         assert limiter is pike.to_thread.current_default_thread_limiter()
         limiter.total_tokens = 1
         gate = threading.Event()
