@@ -390,7 +390,7 @@ def test_open_tcp_listeners_skips_unusable_family(
 
     v6 = (psocket.AF_INET6, psocket.SOCK_STREAM, 6, "", ("::1", 0, 0, 0))
     v4 = (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))
-    real_socket = _highlevel_serve.socket
+    real_socket = psocket.socket  # the object _highlevel_serve imported; patched below
     refused: set[int] = set()
 
     async def fake_getaddrinfo(*args: Any, **kwargs: Any) -> list[Any]:
