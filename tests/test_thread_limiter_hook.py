@@ -102,3 +102,23 @@ def test_anyio_default_limiter_is_pikes_default() -> None:
         assert limiter.borrowed_tokens == 0
 
     anyio.run(main, backend="pike")
+
+
+def test_anyio_statistics_satisfy_both_libraries() -> None:
+    """The anyio Event/CapacityLimiter are pike ones too, and so are their statistics."""
+
+    async def main() -> None:
+        event = anyio.Event()
+        stats = event.statistics()
+        assert isinstance(stats, anyio.EventStatistics)
+        assert isinstance(stats, pike.EventStatistics)
+        assert stats.tasks_waiting == 0
+        limiter = anyio.CapacityLimiter(2)
+        async with limiter:
+            lstats = limiter.statistics()
+            assert isinstance(lstats, anyio.CapacityLimiterStatistics)
+            assert isinstance(lstats, pike.CapacityLimiterStatistics)
+            assert (lstats.borrowed_tokens, lstats.total_tokens, lstats.tasks_waiting) == (1, 2, 0)
+            assert isinstance(lstats.borrowers, tuple)
+
+    anyio.run(main, backend="pike")

@@ -9,6 +9,7 @@ Acquiring is a checkpoint whether or not it has to wait, as in trio.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -352,7 +353,7 @@ class Condition(_AsyncCM):
 class CapacityLimiterStatistics:
     borrowed_tokens: int
     total_tokens: float
-    borrowers: list[object]
+    borrowers: Sequence[object]  # a list; the anyio adapter's subclass narrows it to a tuple
     tasks_waiting: int
 
 

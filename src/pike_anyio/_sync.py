@@ -10,6 +10,8 @@ pike's, so that one wraps a ``pike.Semaphore``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anyio
 from anyio import (
     CapacityLimiterStatistics,
@@ -34,17 +36,32 @@ class WouldBlock(anyio.WouldBlock, pike.WouldBlock):
     """
 
 
-class Event(pike.Event, anyio.Event):  # type: ignore[misc]  # layouts do fit: anyio adds only __weakref__
+@dataclass(frozen=True)
+class _EventStatistics(EventStatistics, pike.EventStatistics):
+    """Both libraries' Event statistics at once (the fields are the same)."""
+
+
+@dataclass(frozen=True)
+class _CapacityLimiterStatistics(CapacityLimiterStatistics, pike.CapacityLimiterStatistics):
+    """Both libraries' limiter statistics at once; ``borrowers`` is anyio's tuple."""
+
+
+# The three ``type: ignore[misc]`` below: mypy counts anyio's ``__slots__ = ("__weakref__",)``
+# as an instance layout of its own (PEP 800 disjoint base); CPython does not, and the
+# classes below are created and tested at runtime.
+
+
+class Event(pike.Event, anyio.Event):  # type: ignore[misc]  # see above
     __slots__ = ()
 
     def __new__(cls) -> Event:
         return object.__new__(cls)
 
-    def statistics(self) -> EventStatistics:  # type: ignore[override]
-        return EventStatistics(pike.Event.statistics(self).tasks_waiting)
+    def statistics(self) -> _EventStatistics:
+        return _EventStatistics(pike.Event.statistics(self).tasks_waiting)
 
 
-class Lock(pike.Lock, anyio.Lock):  # type: ignore[misc]  # layouts do fit: anyio adds only __weakref__
+class Lock(pike.Lock, anyio.Lock):  # type: ignore[misc]  # see above Event
     """anyio's Lock: pike's own ``acquire``/``release``/``async with``.
 
     ``fast_acquire=True`` gets a subclass rather than a flag tested on every
@@ -65,7 +82,8 @@ class Lock(pike.Lock, anyio.Lock):  # type: ignore[misc]  # layouts do fit: anyi
         except pike.WouldBlock:
             raise WouldBlock from None
 
-    def statistics(self) -> LockStatistics:  # type: ignore[override]
+    # pike's statistics name the owning Task, anyio's a TaskInfo: no one object is both.
+    def statistics(self) -> LockStatistics:  # type: ignore[override]  # see the line above
         stats = pike.Lock.statistics(self)
         owner = PikeTaskInfo(stats.owner) if stats.owner is not None else None
         return LockStatistics(stats.locked, owner, stats.tasks_waiting)
@@ -134,7 +152,7 @@ class Semaphore(anyio.Semaphore):
         return SemaphoreStatistics(self._semaphore.statistics().tasks_waiting)
 
 
-class CapacityLimiter(pike.CapacityLimiter, anyio.CapacityLimiter):  # type: ignore[misc]  # layouts do fit: anyio adds only __weakref__
+class CapacityLimiter(pike.CapacityLimiter, anyio.CapacityLimiter):  # type: ignore[misc]  # see above Event
     __slots__ = ()
 
     def __new__(cls, total_tokens: float) -> CapacityLimiter:
@@ -146,9 +164,9 @@ class CapacityLimiter(pike.CapacityLimiter, anyio.CapacityLimiter):  # type: ign
         except pike.WouldBlock:
             raise WouldBlock from None
 
-    def statistics(self) -> CapacityLimiterStatistics:  # type: ignore[override]
+    def statistics(self) -> _CapacityLimiterStatistics:
         stats = pike.CapacityLimiter.statistics(self)
-        return CapacityLimiterStatistics(
+        return _CapacityLimiterStatistics(
             stats.borrowed_tokens, stats.total_tokens, tuple(stats.borrowers),
             stats.tasks_waiting,
         )
