@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import selectors
 import socket
 import sys
@@ -72,11 +73,24 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[index]
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def generate_load(
-    url: str, connections: int, duration: float, max_requests: int | None = None
+    url: str, connections: int, duration: float, max_requests: int | None = None,
+    raw: bool = False, start_at: float | None = None,
 ) -> dict[str, Any]:
     """Keep *connections* busy with GETs of *url* for *duration* seconds (or
-    until *max_requests* responses arrived) and return wrk-like statistics."""
+    until *max_requests* responses arrived) and return wrk-like statistics.
+
+    ``client_cpu`` is this process's CPU share over the measured window (1.0 =
+    one core busy): near 1.0 the client, not the server, limits the rate.  With
+    *raw* the sorted latencies (ms) are included, so that several client
+    processes can be merged into one exact percentile.  With *start_at* (a
+    ``time.time()`` value) the load starts then, after connecting, so several
+    clients and the caller's server-CPU window line up."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
@@ -96,6 +110,9 @@ def generate_load(
         conn.sock.sendall(request)
 
     conns = [_open(host, port, sel) for _ in range(connections)]
+    if start_at is not None:
+        time.sleep(max(0.0, start_at - time.time()))
+    cpu_started = _cpu_seconds()
     started = clock()
     deadline = started + duration
     for first in conns:
@@ -144,11 +161,12 @@ def generate_load(
             if may_issue() and done_at < deadline:
                 send(conn)
     elapsed = min(clock(), deadline) - started
+    cpu = _cpu_seconds() - cpu_started
     for conn in conns:
         conn.sock.close()
     sel.close()
     latencies.sort()
-    return {
+    stats: dict[str, Any] = {
         "client": "python",
         "requests": len(latencies),
         "seconds": elapsed,
@@ -157,7 +175,11 @@ def generate_load(
         "errors": errors,
         "non2xx": non2xx,
         "connections": connections,
+        "client_cpu": cpu / elapsed if elapsed > 0 else 0.0,
     }
+    if raw:
+        stats["latencies_ms"] = [round(v * 1e3, 4) for v in latencies]
+    return stats
 
 
 def main(argv: list[str]) -> int:
@@ -167,8 +189,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--requests", type=int, default=None, help="stop after this many")
+    parser.add_argument("--raw", action="store_true", help="include every latency (ms)")
+    parser.add_argument("--start-at", type=float, default=None, help="time.time() to start at")
     args = parser.parse_args(argv)
-    stats = generate_load(args.url, args.connections, args.duration, args.requests)
+    stats = generate_load(args.url, args.connections, args.duration, args.requests, args.raw,
+                          args.start_at)
     print(json.dumps(stats), flush=True)
     return 0
 

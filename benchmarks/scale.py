@@ -21,6 +21,9 @@ fresh process per backend and reports RSS per parked task.
 
 The result goes to ``benchmarks/results/scale.json`` and a chart of cost against
 connections to ``benchmarks/results/scale.png``.
+
+``python -m benchmarks.scale http`` is the HTTP sweep instead (anycorn +
+Starlette at 50 and 500 connections, see ``http_scale.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.backends import ANYIO_BACKENDS, run_anyio
+from benchmarks.http_scale import HTTP_SIZES, run_http, serve_http
 from benchmarks.orchestrator import ROOT, child_env
 from benchmarks.worker import RESULT_PREFIX
 
@@ -50,7 +54,7 @@ PARKED_TASKS = 100_000
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def _raise_fd_limit(wanted: int) -> None:
+def raise_fd_limit(wanted: int) -> None:
     """Lift RLIMIT_NOFILE so 10,000 connections fit (root may raise the hard limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= wanted:
@@ -69,7 +73,7 @@ def serve(backend: str) -> None:
     import anyio
     from anyio.abc import SocketAttribute, SocketStream
 
-    _raise_fd_limit(4 * max(DEFAULT_SIZES) + 1000)
+    raise_fd_limit(4 * max(DEFAULT_SIZES) + 1000)
 
     async def echo(stream: SocketStream) -> None:
         async with stream:
@@ -263,6 +267,12 @@ def measure_parked(backend: str, count: int) -> dict[str, Any]:
 # ------------------------------------------------------------------ report
 
 
+def commit() -> str:
+    """The checkout's short commit, for the record beside every table."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def render(cells: list[Cell], parked: dict[str, dict[str, Any]], sizes: list[int],
            tasks: int) -> str:
     backends = list(dict.fromkeys(c.backend for c in cells))
@@ -341,10 +351,18 @@ def main(argv: list[str]) -> int:
     p = sub.add_parser("park")
     p.add_argument("--backend", required=True)
     p.add_argument("--tasks", type=int, default=PARKED_TASKS)
+    h = sub.add_parser("serve-http")
+    h.add_argument("--backend", required=True)
     parser.add_argument("--backends", default=",".join(ANYIO_BACKENDS))
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per cell")
     parser.add_argument("--smoke", action="store_true", help="10 and 100 connections, 0.3 s")
+    parser.add_argument("--http", action="store_true",
+                        help="the HTTP sweep (also spelled `http` as the first argument)")
+    parser.add_argument("--clients", default="50:1,500:2",
+                        help="http: load-client processes per size, as SIZE:N,...")
+    if argv[:1] == ["http"]:  # a mode word that takes the sweep's options after it
+        argv = ["--http", *argv[1:]]
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.backend)
@@ -352,13 +370,24 @@ def main(argv: list[str]) -> int:
     if args.command == "park":
         park(args.backend, args.tasks)
         return 0
+    if args.command == "serve-http":
+        serve_http(args.backend)
+        return 0
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     sizes = [int(n) for n in args.sizes.split(",")]
     duration, tasks = args.duration, PARKED_TASKS
+    if args.http:
+        if "--sizes" not in argv:
+            sizes = list(HTTP_SIZES)
+        if args.smoke:
+            sizes, duration = [5, 20], 0.5
+        clients = {int(k): int(v) for k, v in
+                   (pair.split(":") for pair in args.clients.split(",") if pair)}
+        return run_http(backends, sizes, clients, duration)
     if args.smoke:
         sizes, duration, tasks = [10, 100], 0.3, 1_000
-    _raise_fd_limit(2 * max(sizes) + 1000)
+    raise_fd_limit(2 * max(sizes) + 1000)
     cells: list[Cell] = []
     for n in sizes:  # sizes outermost: every backend sees the machine in the same state
         for b in backends:
@@ -373,8 +402,7 @@ def main(argv: list[str]) -> int:
     payload = {
         "meta": {"python": sys.version.split()[0], "platform": platform.platform(),
                  "duration": duration, "parked_tasks": tasks,
-                 "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                          capture_output=True, text=True).stdout.strip()},
+                 "commit": commit(), "load": os.getloadavg()},
         "cells": [{**c.__dict__, "cpu_per_1000": c.cpu_per_1000, "rate": c.rate} for c in cells],
         "parked": parked,
     }
