@@ -23,7 +23,8 @@ read always tries its syscall first. The public ``wait_readable`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ._kernel._exceptions import ClosedResourceError
 from ._kernel._traps import Abort, AbortFn, RaiseCancelT
@@ -68,6 +69,28 @@ class Handle:
     def _abort_write(self, raise_cancel: RaiseCancelT) -> Abort:
         self.writer = None
         return Abort.SUCCEEDED
+
+    def deliver(
+        self, readable: int, writable: int, reschedule: Callable[[Task, Any], None]
+    ) -> bool:
+        """Wake the tasks parked for the directions the OS reported ready.
+
+        The one reading of a readiness report, for every reactor (they differ
+        only in how they spell the masks). Returns True when this is a transient
+        handle nobody waits on any more, so the notifier can drop it.
+        """
+        if readable:
+            task = self.reader
+            if task is not None:
+                self.reader = None
+                reschedule(task, None)
+        if writable:
+            self.writable = True
+            task = self.writer
+            if task is not None:
+                self.writer = None
+                reschedule(task, None)
+        return not self.owned and self.reader is None and self.writer is None
 
     def retire(self, runner: Runner) -> None:
         """The notifier drops this handle: wake its parked tasks with ClosedResourceError.

@@ -10,6 +10,7 @@ methods to its own socket module. Either way the kernel stays untouched.
 from __future__ import annotations
 
 import abc
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,13 +68,17 @@ class Reactor(Notifier):
     async def park_writable(self, handle: Handle) -> None:
         """Park until the fd *becomes* writable; call only after EAGAIN."""
 
-    @abc.abstractmethod
-    async def wait_readable(self, fd: int) -> None:
-        """Public wait: return when ``fd`` is readable, now or later."""
+    async def wait_readable(self, fd: object) -> None:
+        """Public wait: return when ``fd`` (an int or has ``fileno()``) is readable."""
+        await self._public_wait(fileno_of(fd), reading=True)
+
+    async def wait_writable(self, fd: object) -> None:
+        """Public wait: return when ``fd`` (an int or has ``fileno()``) is writable."""
+        await self._public_wait(fileno_of(fd), reading=False)
 
     @abc.abstractmethod
-    async def wait_writable(self, fd: int) -> None:
-        """Public wait: return when ``fd`` is writable, now or later."""
+    async def _public_wait(self, fd: int, reading: bool) -> None:
+        """Park until ``fd`` is ready in one direction, whether or not it already is."""
 
     @abc.abstractmethod
     def notify_closing(self, fd: int) -> None:
@@ -95,3 +100,12 @@ def fileno_of(obj: Any) -> int:
     if fd < 0:
         raise ValueError(f"invalid file descriptor {fd}")
     return fd
+
+
+def drain_pipe(fd: int) -> None:
+    """Empty a non-blocking wake-up pipe, so the next byte is a new event."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .._handle import Handle
 from .._kernel._exceptions import BusyResourceError
-from ._base import Reactor, fileno_of
+from ._base import Reactor, drain_pipe, fileno_of
 from ._waits import park_reader, park_writer
 
 if TYPE_CHECKING:
@@ -70,20 +70,9 @@ class EpollNotifier(Reactor):
                 if fd == self._wake_fd:
                     self._drain_wake_fd()
                 elif self._signal_pipe is not None and fd == self._signal_pipe[0]:
-                    self._drain_signal_pipe()
+                    drain_pipe(fd)
                 continue
-            if mask & _READ_EVENTS:
-                task = handle.reader
-                if task is not None:
-                    handle.reader = None
-                    reschedule(task, None)
-            if mask & _WRITE_EVENTS:
-                handle.writable = True
-                task = handle.writer
-                if task is not None:
-                    handle.writer = None
-                    reschedule(task, None)
-            if not handle.owned and handle.reader is None and handle.writer is None:
+            if handle.deliver(mask & _READ_EVENTS, mask & _WRITE_EVENTS, reschedule):
                 self._forget(handle)
         return len(events)
 
@@ -100,14 +89,6 @@ class EpollNotifier(Reactor):
             self._signal_pipe = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self._epoll.register(self._signal_pipe[0], select.EPOLLIN | select.EPOLLET)
         return self._signal_pipe[1]
-
-    def _drain_signal_pipe(self) -> None:
-        assert self._signal_pipe is not None
-        try:
-            while os.read(self._signal_pipe[0], 4096):
-                pass
-        except BlockingIOError:
-            pass
 
     def wake(self) -> None:
         try:
@@ -169,8 +150,11 @@ class EpollNotifier(Reactor):
             return
         del self._handles[handle.fd]
         handle.retired = True
+        self._unregister(handle.fd)
+
+    def _unregister(self, fd: int) -> None:
         try:
-            self._epoll.unregister(handle.fd)
+            self._epoll.unregister(fd)
         except OSError as exc:
             # Already closed by its owner (EBADF), or never added (ENOENT).
             if exc.errno not in (errno.EBADF, errno.ENOENT):
@@ -190,12 +174,6 @@ class EpollNotifier(Reactor):
 
     park_readable = staticmethod(park_reader)
     park_writable = staticmethod(park_writer)
-
-    async def wait_readable(self, fd: object) -> None:
-        await self._public_wait(fileno_of(fd), reading=True)
-
-    async def wait_writable(self, fd: object) -> None:
-        await self._public_wait(fileno_of(fd), reading=False)
 
     async def _public_wait(self, fd: int, reading: bool) -> None:
         # Arm first: a stale handle left by a closed-and-reused fd number is
@@ -223,8 +201,4 @@ class EpollNotifier(Reactor):
             return
         assert self._runner is not None
         handle.retire(self._runner)
-        try:
-            self._epoll.unregister(fd)
-        except OSError as exc:
-            if exc.errno not in (errno.EBADF, errno.ENOENT):
-                raise
+        self._unregister(fd)

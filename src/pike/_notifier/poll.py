@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from .._handle import Handle
 from .._kernel._traps import Abort, RaiseCancelT
-from ._base import Reactor, fileno_of
+from ._base import Reactor, drain_pipe, fileno_of
 from ._waits import park_reader, park_writer
 
 if TYPE_CHECKING:
@@ -178,37 +178,22 @@ class PollNotifier(Reactor):
         dirty = self._dirty
         for fd, mask in events:
             if fd == self._wake_r:
-                self._drain_wake_pipe()
+                drain_pipe(fd)
                 continue
             dirty.add(fd)
             handle = handles.get(fd)
             if handle is None:
                 continue
-            if mask & _READ_EVENTS:
-                task = handle.reader
-                if task is not None:
-                    handle.reader = None
-                    reschedule(task, None)
-            if mask & _WRITE_EVENTS:
-                handle.writable = True
-                task = handle.writer
-                if task is not None:
-                    handle.writer = None
-                    reschedule(task, None)
+            unused = handle.deliver(mask & _READ_EVENTS, mask & _WRITE_EVENTS, reschedule)
             if mask & _POLLNVAL:
                 # Closed without notify_closing: drop the handle so the fd
-                # number can be reused cleanly.
+                # number can be reused cleanly, and mark it so that an owner
+                # holding it asks for a new one.
                 del handles[fd]
-            elif not handle.owned and handle.reader is None and handle.writer is None:
+                handle.retired = True
+            elif unused:
                 del handles[fd]
         return len(events)
-
-    def _drain_wake_pipe(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
 
     def wake(self) -> None:
         try:
@@ -265,12 +250,6 @@ class PollNotifier(Reactor):
     async def park_writable(self, handle: Handle) -> None:
         self._dirty.add(handle.fd)
         await park_writer(handle)
-
-    async def wait_readable(self, fd: object) -> None:
-        await self._public_wait(fileno_of(fd), reading=True)
-
-    async def wait_writable(self, fd: object) -> None:
-        await self._public_wait(fileno_of(fd), reading=False)
 
     async def _public_wait(self, fd: int, reading: bool) -> None:
         # Level-triggered: parking registers interest in the fd's current
