@@ -418,3 +418,36 @@ def test_open_tcp_listeners_skips_unusable_family(
 
     with FdLeakCheck():
         run(main)
+
+
+def test_socket_and_fd_streams_report_misuse_alike(run: Runner) -> None:
+    # Both streams take their misuse errors from pike._stream_errors: a second
+    # receiver is busy, and any use after close is "closed", in the same words.
+    from pike.lowlevel import FdStream
+
+    async def misuse(stream: Any, peer_close: Any) -> list[str]:
+        messages = []
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(stream.receive_some)
+            await pike.sleep(0.01)
+            with pytest.raises(pike.BusyResourceError) as busy:
+                await stream.receive_some()
+            messages.append(str(busy.value))
+            nursery.cancel_scope.cancel()
+        await stream.aclose()
+        with pytest.raises(pike.ClosedResourceError) as closed:
+            await stream.wait_send_all_might_not_block()
+        messages.append(str(closed.value))
+        peer_close()
+        return messages
+
+    async def main() -> None:
+        client, server = await stream_pair()
+        socket_messages = await misuse(server, client.socket.close)
+        r, w = os.pipe()
+        fd_messages = await misuse(FdStream(r), lambda: os.close(w))
+        assert socket_messages == fd_messages
+        assert "already receiving" in fd_messages[0]
+
+    with FdLeakCheck():
+        run(main)

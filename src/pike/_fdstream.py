@@ -12,10 +12,12 @@ import os
 
 from ._handle import Handle
 from ._kernel import _state
-from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._kernel._exceptions import BrokenResourceError
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
+from ._lowlevel_io import current_notifier
 from ._notifier import Reactor
 from ._receive_size import receive_size
+from ._stream_errors import busy, closed
 
 Buffer = bytes | bytearray | memoryview
 
@@ -41,18 +43,17 @@ class FdStream:
     def _reactor_and_handle(self) -> tuple[Reactor, Handle]:
         """Registered lazily at the first EAGAIN, once per run (as sockets are)."""
         if self._fd < 0:
-            raise ClosedResourceError("this stream was closed")
-        notifier = _state.runner().notifier
-        if notifier is not self._notifier or self._handle is None or self._handle.retired:
-            if not isinstance(notifier, Reactor):
-                raise RuntimeError(f"FdStream needs a readiness notifier, not {notifier.name}")
-            self._handle = notifier.handle_for(self._fd)
+            raise closed()
+        notifier = current_notifier()
+        handle = self._handle
+        if notifier is not self._notifier or handle is None or handle.retired:
+            handle = self._handle = notifier.handle_for(self._fd)
             self._notifier = notifier
-        return notifier, self._handle
+        return notifier, handle
 
     async def send_all(self, data: Buffer) -> None:
         if self._sending:
-            raise BusyResourceError("another task is already sending on this stream")
+            raise busy("sending")
         self._sending = True
         try:
             await checkpoint_if_cancelled()
@@ -61,7 +62,7 @@ class FdStream:
             # Checked once: a close() while parked wakes the park with the same error,
             # and nothing else can close the fd between two writes of this loop.
             if self._fd < 0:
-                raise ClosedResourceError("this stream was closed")
+                raise closed()
             while view:
                 try:
                     n = os.write(self._fd, view)
@@ -82,14 +83,12 @@ class FdStream:
 
     async def wait_send_all_might_not_block(self) -> None:
         if self._sending:
-            raise BusyResourceError("another task is already sending on this stream")
+            raise busy("sending")
         self._sending = True
         try:
             if self._fd < 0:
-                raise ClosedResourceError("this stream was closed")
-            notifier = _state.runner().notifier
-            assert isinstance(notifier, Reactor)
-            await notifier.wait_writable(self._fd)
+                raise closed()
+            await current_notifier().wait_writable(self._fd)
         finally:
             self._sending = False
 
@@ -97,14 +96,14 @@ class FdStream:
         """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` at EOF."""
         max_bytes = receive_size(max_bytes)
         if self._receiving:
-            raise BusyResourceError("another task is already receiving on this stream")
+            raise busy("receiving")
         self._receiving = True
         try:
             await checkpoint_if_cancelled()
             parked = False
             while True:
                 if self._fd < 0:
-                    raise ClosedResourceError("this stream was closed")
+                    raise closed()
                 try:
                     data = os.read(self._fd, max_bytes)
                     break

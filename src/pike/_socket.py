@@ -36,6 +36,7 @@ from . import _dns
 from ._handle import Handle
 from ._kernel import _state
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint
+from ._lowlevel_io import current_notifier
 from ._notifier import Reactor
 
 T = TypeVar("T")
@@ -57,13 +58,6 @@ def _cancel_pending() -> bool:
     if task is None:
         raise RuntimeError("pike socket operations must be awaited inside a pike task")
     return task._cancel_scope._effective
-
-
-def _reactor() -> Reactor:
-    notifier = _state.runner().notifier
-    if not isinstance(notifier, Reactor):
-        raise RuntimeError(f"pike sockets need a readiness notifier, not {notifier.name}")
-    return notifier
 
 
 class SocketType:
@@ -237,7 +231,7 @@ class SocketType:
 
     def _register(self) -> tuple[Reactor, Handle]:
         """The run's notifier, with this fd registered (once per run)."""
-        notifier = _reactor()
+        notifier = current_notifier()
         handle = self._handle = notifier.handle_for(self._sock.fileno())
         self._notifier = notifier
         return notifier, handle
@@ -260,7 +254,7 @@ class SocketType:
 
     async def wait_writable(self) -> None:
         """Wait until a ``send`` would make progress."""
-        await _reactor().wait_writable(self._sock.fileno())
+        await current_notifier().wait_writable(self._sock.fileno())
 
     async def _io(self, reading: bool, fn: Callable[..., T], *args: Any) -> T:
         """The generic try-then-park loop, for the less frequent operations."""

@@ -18,10 +18,11 @@ import socket as _stdlib_socket
 from typing import Any
 
 from ._kernel._cancel import CancelScope
-from ._kernel._exceptions import BrokenResourceError, BusyResourceError, ClosedResourceError
+from ._kernel._exceptions import BrokenResourceError, ClosedResourceError
 from ._kernel._traps import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 from ._receive_size import receive_size
 from ._socket import Buffer, SocketType
+from ._stream_errors import busy, closed
 
 # accept() errors that concern only the one connection being accepted.
 _IGNORED_ACCEPT_ERRNOS = frozenset(
@@ -34,7 +35,7 @@ _IGNORED_ACCEPT_ERRNOS = frozenset(
 def _translate(exc: OSError, sock: SocketType, action: str) -> Exception:
     """The stream-level error for an OSError from the socket."""
     if sock.fileno() == -1:
-        return ClosedResourceError(f"cannot {action}: this stream was closed")
+        return closed(action)
     if sock.did_shutdown_SHUT_WR and action == "send":
         # EPIPE after our own send_eof: the caller closed this direction.
         return ClosedResourceError("cannot send: send_eof() was called on this stream")
@@ -107,7 +108,7 @@ class SocketStream:
         should be considered broken (the same contract as trio).
         """
         if self._sending:
-            raise BusyResourceError("another task is already sending on this stream")
+            raise busy("sending")
         self._sending = True
         try:
             await checkpoint_if_cancelled()
@@ -140,11 +141,11 @@ class SocketStream:
 
     async def wait_send_all_might_not_block(self) -> None:
         if self._sending:
-            raise BusyResourceError("another task is already sending on this stream")
+            raise busy("sending")
         self._sending = True
         try:
             if self.socket.fileno() == -1:
-                raise ClosedResourceError("this stream was closed")
+                raise closed()
             await self.socket.wait_writable()
         finally:
             self._sending = False
@@ -152,13 +153,13 @@ class SocketStream:
     async def send_eof(self) -> None:
         """Shut down the sending direction; the peer then reads EOF."""
         if self._sending:
-            raise BusyResourceError("another task is already sending on this stream")
+            raise busy("sending")
         self._sending = True
         try:
             await checkpoint()
             sock = self.socket
             if sock.fileno() == -1:
-                raise ClosedResourceError("this stream was closed")
+                raise closed()
             if sock.did_shutdown_SHUT_WR:
                 return
             try:
@@ -172,7 +173,7 @@ class SocketStream:
         """Up to ``max_bytes`` bytes (64 KiB by default); ``b""`` means EOF."""
         max_bytes = receive_size(max_bytes)
         if self._receiving:
-            raise BusyResourceError("another task is already receiving on this stream")
+            raise busy("receiving")
         self._receiving = True
         try:
             await checkpoint_if_cancelled()

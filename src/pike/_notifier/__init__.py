@@ -16,10 +16,9 @@ def _epoll() -> Notifier:
 
 
 def _poll() -> Notifier:
-    from .poll import PollNotifier  # type: ignore[import-not-found,unused-ignore]
+    from .poll import PollNotifier
 
-    notifier: Notifier = PollNotifier()
-    return notifier
+    return PollNotifier()
 
 
 _FACTORIES: dict[str, Callable[[], Notifier]] = {"poll": _poll}
