@@ -451,3 +451,14 @@ def test_socket_and_fd_streams_report_misuse_alike(run: Runner) -> None:
 
     with FdLeakCheck():
         run(main)
+
+
+def test_happy_eyeballs_reorder_edge_cases() -> None:
+    v4a = (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", ("1.1.1.1", 1))
+    v4b = (psocket.AF_INET, psocket.SOCK_STREAM, 6, "", ("1.1.1.2", 1))
+    v6 = (psocket.AF_INET6, psocket.SOCK_STREAM, 6, "", ("::1", 1, 0, 0))
+    reorder = _highlevel_open._reorder
+    assert reorder([v4a]) == [v4a]
+    assert reorder([v4a, v4b]) == [v4a, v4b]  # one family: unchanged
+    assert reorder([v4a, v6, v4b]) == [v4a, v6, v4b]  # already alternating
+    assert reorder([v4a, v4b, v6]) == [v4a, v6, v4b]

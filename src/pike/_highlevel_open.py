@@ -26,14 +26,16 @@ DEFAULT_DELAY = 0.250
 
 
 def _reorder(targets: list[AddrInfo]) -> list[AddrInfo]:
-    """RFC 6555 §5.4: put the first address of the other family second."""
+    """RFC 6555 §5.4: the first address of the other family is tried second.
+
+    So a host whose first family is broken costs one delay, not one per
+    address of that family. Everything else keeps the resolver's order.
+    """
     first_family = targets[0][0]
-    for i, target in enumerate(targets):
-        if target[0] != first_family:
-            if i > 1:
-                targets.insert(1, targets.pop(i))
-            break
-    return targets
+    other = next((i for i, t in enumerate(targets) if t[0] != first_family), None)
+    if other is None or other == 1:
+        return targets
+    return [targets[0], targets[other], *targets[1:other], *targets[other + 1 :]]
 
 
 class _Attempts:
