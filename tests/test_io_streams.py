@@ -462,3 +462,44 @@ def test_happy_eyeballs_reorder_edge_cases() -> None:
     assert reorder([v4a, v4b]) == [v4a, v4b]  # one family: unchanged
     assert reorder([v4a, v6, v4b]) == [v4a, v6, v4b]  # already alternating
     assert reorder([v4a, v4b, v6]) == [v4a, v6, v4b]
+
+
+def test_serve_listeners_waits_out_fd_shortage(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EMFILE from accept pauses the accept loop instead of ending the server;
+    # the connection waiting in the backlog is then served.
+    real_accept = pike.SocketListener.accept
+    shortages = [errno.EMFILE]
+
+    async def short_of_fds(self: pike.SocketListener) -> pike.SocketStream:
+        if shortages:
+            raise OSError(shortages.pop(), "too many open files")
+        return await real_accept(self)
+
+    monkeypatch.setattr(pike.SocketListener, "accept", short_of_fds)
+
+    async def echo(stream: pike.SocketStream) -> None:
+        await stream.send_all(await stream.receive_some())
+
+    async def main() -> None:
+        listeners = await pike.open_tcp_listeners(0, host="127.0.0.1")
+        port = listeners[0].socket.getsockname()[1]
+        async with pike.open_nursery() as nursery:
+            await nursery.start(pike.serve_listeners, echo, listeners)
+            async with await pike.open_tcp_stream("127.0.0.1", port) as client:
+                await client.send_all(b"hello")
+                assert await client.receive_some() == b"hello"
+            assert shortages == []
+            nursery.cancel_scope.cancel()
+
+    with FdLeakCheck():
+        run(main)
+
+
+def test_serve_listeners_rejects_non_callable_handler(run: Runner) -> None:
+    async def main() -> None:
+        with pytest.raises(TypeError, match="handler"):
+            await pike.serve_listeners("echo", [])  # type: ignore[arg-type]
+
+    run(main)

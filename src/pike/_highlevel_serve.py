@@ -96,24 +96,42 @@ async def _listen_on(
 Handler = Callable[[SocketStream], Awaitable[object]]
 
 
-async def _run_handler(handler: Handler, stream: SocketStream) -> None:
-    try:
-        await handler(stream)
-    finally:
-        await aclose_forcefully(stream)
+async def _accept_patiently(listener: SocketListener) -> SocketStream:
+    """The listener's next connection, waiting out a shortage of fds or memory.
 
-
-async def _serve_one(listener: SocketListener, handler: Handler, handler_nursery: Nursery) -> None:
-    async with listener:  # the listener closes when serving stops
-        while True:
-            try:
-                stream = await listener.accept()
-            except OSError as exc:
-                if exc.errno in _CAPACITY_ERRNOS:
-                    await sleep(_CAPACITY_SLEEP)
-                    continue
+    Handlers that finish free what accept() lacked, so a shortage is a reason
+    to pause the accept loop, not to take the whole server down.
+    """
+    while True:
+        try:
+            return await listener.accept()
+        except OSError as exc:
+            if exc.errno not in _CAPACITY_ERRNOS:
                 raise
-            handler_nursery.start_soon(_run_handler, handler, stream)
+        await sleep(_CAPACITY_SLEEP)
+
+
+class _Service:
+    """One ``serve_listeners`` call: the handler, and the nursery its runs go in."""
+
+    __slots__ = ("handler", "handlers")
+
+    def __init__(self, handler: Handler, handlers: Nursery) -> None:
+        self.handler = handler
+        self.handlers = handlers
+
+    async def accept_forever(self, listener: SocketListener) -> None:
+        async with listener:  # serving stops (cancelled or failed): the listener closes
+            while True:
+                stream = await _accept_patiently(listener)
+                self.handlers.start_soon(self.converse, stream)
+
+    async def converse(self, stream: SocketStream) -> None:
+        """Run the handler on one connection; the stream never outlives it."""
+        try:
+            await self.handler(stream)
+        finally:
+            await aclose_forcefully(stream)
 
 
 async def serve_listeners(
@@ -127,12 +145,15 @@ async def serve_listeners(
 
     Each stream is closed when its handler returns. Handler errors propagate
     (and so stop the server), as in trio: catch them in the handler if one
-    bad connection must not end the service.
+    bad connection must not end the service. ``task_status.started`` reports
+    the listeners once every accept loop is scheduled.
     """
-    async with open_nursery() as nursery:
-        target = nursery if handler_nursery is None else handler_nursery
+    if not callable(handler):
+        raise TypeError(f"handler must be an async callable, not {type(handler).__name__}")
+    async with open_nursery() as acceptors:
+        service = _Service(handler, acceptors if handler_nursery is None else handler_nursery)
         for listener in listeners:
-            nursery.start_soon(_serve_one, listener, handler, target)
+            acceptors.start_soon(service.accept_forever, listener)
         task_status.started(listeners)
 
 
