@@ -14,7 +14,7 @@ import math
 from collections.abc import Generator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from . import _state
 from ._exceptions import Cancelled, TooSlowError
@@ -27,18 +27,27 @@ if TYPE_CHECKING:
 _INF = math.inf
 
 
-def reraise_keeping_context(exc: BaseException) -> NoReturn:
-    """Raise ``exc`` (a remainder of a split group) from inside ``__exit__``.
+def exit_with(incoming: BaseException | None, outgoing: BaseException | None) -> bool:
+    """Finish an ``__exit__``/``__aexit__`` that turned ``incoming`` into ``outgoing``.
 
-    A plain ``raise`` there would set its ``__context__`` to the exception being
-    handled (the whole group), clobbering the one ``split()`` copied over.
+    The with-statement protocol has three answers, and this is where pike gives
+    them for both scopes and nurseries: the same exception goes on (return False,
+    which also covers "none in, none out"), it was swallowed (return True), or a
+    different one replaces it (raise it here). A replacement is usually what is
+    left of a group once our ``Cancelled`` was split off; ``split()`` gave it the
+    group's ``__context__``, which a plain ``raise`` inside ``__exit__`` would
+    overwrite with the group itself, so the context is put back.
     """
-    context = exc.__context__
+    if outgoing is incoming:
+        return False
+    if outgoing is None:
+        return True
+    context = outgoing.__context__
     try:
-        raise exc
+        raise outgoing
     finally:
-        exc.__context__ = context
-        del exc, context
+        outgoing.__context__ = context
+        del outgoing, incoming, context
 
 
 def _check_deadline(deadline: float) -> float:
@@ -145,19 +154,27 @@ class CancelScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
-        remaining = self._close(exc)
-        if remaining is None:
-            return exc is not None
-        if remaining is exc:
-            return False
+        outgoing = self._close(exc)
         try:
-            reraise_keeping_context(remaining)
+            return exit_with(exc, outgoing)
         finally:
             # Break the exception -> traceback -> this frame -> exception cycle.
-            del remaining, exc
+            del outgoing, exc
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
-        """Leave the scope; return the exception that should keep propagating."""
+        """Leave the scope; return what should keep propagating instead of ``exc``."""
+        self._leave()
+        if exc is None or not self._catches_own_cancellation():
+            return exc
+        return self._strip_cancelled(exc)
+
+    def _leave(self) -> None:
+        """Take this scope off its task's stack and off the tree, or say why not.
+
+        A misnested exit (an inner scope still open) still leaves: the inner
+        scopes are abandoned and this one exits, so the task stays usable and a
+        later exit does not fail a second time; then the misuse is reported.
+        """
         task = self._owner
         if task is None:
             raise RuntimeError("this cancel scope was never entered")
@@ -169,29 +186,36 @@ class CancelScope:
             )
         parent = self._parent
         assert parent is not None
-        if task._cancel_scope is not self:
-            # Close this scope anyway and abandon the inner ones, so the task
-            # stays usable (and its exit does not fail again later).
-            inner: CancelScope | None = task._cancel_scope
-            while inner is not None and inner is not self:
-                inner._abandon()
-                inner = inner._parent
-            self._detach_and_exit(task, parent)
+        innermost: CancelScope | None = task._cancel_scope
+        misnested = innermost is not self
+        while innermost is not None and innermost is not self:
+            innermost._abandon()
+            innermost = innermost._parent
+        self._detach_and_exit(task, parent)
+        if misnested:
             raise RuntimeError(
                 "cancel scope stack corrupted: a scope was exited before an inner one"
             )
-        self._detach_and_exit(task, parent)
-        if exc is None or not self._cancel_called:
-            return exc
-        # Our cancellation is ours to catch only if the parent's is not visible too.
-        if not self._shield and parent._effective:
-            return exc
+
+    def _catches_own_cancellation(self) -> bool:
+        """Whether a Cancelled passing through here is this scope's to stop.
+
+        Only if we were cancelled, and no enclosing cancellation is visible from
+        here too (then it must go on to reach that scope).
+        """
+        if not self._cancel_called:
+            return False
+        parent = self._parent
+        return self._shield or parent is None or not parent._effective
+
+    def _strip_cancelled(self, exc: BaseException) -> BaseException | None:
+        """``exc`` minus the Cancelled in it, noting in ``cancelled_caught`` if any."""
         if isinstance(exc, Cancelled):
             self.cancelled_caught = True
             return None
         if isinstance(exc, BaseExceptionGroup):
-            matched, rest = exc.split(Cancelled)
-            if matched is not None:
+            cancelled, rest = exc.split(Cancelled)
+            if cancelled is not None:
                 self.cancelled_caught = True
             return rest
         return exc
@@ -223,6 +247,29 @@ class CancelScope:
         if parent._children is None:
             parent._children = set()
         parent._children.add(self)
+
+    def _transplant_into(self, new_parent: CancelScope) -> None:
+        """Re-hang everything below this scope (child scopes, nursery tasks) under
+        ``new_parent``, leaving this scope empty; tasks it newly cancels are woken.
+
+        Everything is detached before anything is re-attached: re-attaching under
+        a cancelled scope runs abort callbacks, which must not find half-moved state.
+        """
+        scopes, self._children = self._children or (), None
+        tasks, self._tasks = self._tasks or (), None
+        for scope in scopes:
+            scope._attach(new_parent)
+            scope._recompute()
+        if tasks:
+            if new_parent._tasks is None:
+                new_parent._tasks = set()
+            deliver = _state.runner().deliver_cancel if new_parent._effective else None
+            for task in tasks:
+                if task._cancel_scope is self:
+                    task._cancel_scope = new_parent
+                new_parent._tasks.add(task)
+                if deliver is not None:
+                    deliver(task)
 
     def _recompute(self) -> None:
         """Refresh ``_effective`` here and below; wake tasks newly cancelled.
