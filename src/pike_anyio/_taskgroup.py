@@ -12,6 +12,7 @@ themselves (see ``_compat``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from contextvars import Context
 from types import TracebackType
@@ -21,7 +22,7 @@ from anyio.abc import TaskGroup as _AbstractTaskGroup
 
 import pike
 
-from ._cancel import CancelScope, adopt
+from ._cancel import CancelScope
 from ._compat import (
     TaskHandle,
     call_for_coroutine,
@@ -79,21 +80,26 @@ class _Starter:
 
 
 class TaskGroup(_AbstractTaskGroup):
-    __slots__ = ("_active", "_entered", "_manager", "_nursery")
+    """anyio's task group: a pike nursery whose cancel scope is anyio's CancelScope.
+
+    The scope is made here and handed to the nursery, so ``tg.cancel_scope`` is
+    the nursery's own scope from the start. The group is *active* exactly while
+    ``_nursery`` is set: between ``__aenter__`` and ``__aexit__``.
+    """
+
+    __slots__ = ("_nursery", "_nursery_cm", "_used")
 
     def __init__(self) -> None:
-        self._entered = False
-        self._active = False
-        self._manager = pike.open_nursery()
+        self.cancel_scope = CancelScope()
+        self._nursery_cm = pike.open_nursery(cancel_scope=self.cancel_scope)
         self._nursery: pike.Nursery | None = None
+        self._used = False
 
     async def __aenter__(self) -> TaskGroup:
-        if self._entered:
+        if self._used:
             raise RuntimeError("TaskGroup cannot be entered more than once")
-        self._entered = True
-        nursery = self._nursery = await self._manager.__aenter__()
-        self.cancel_scope = adopt(nursery.cancel_scope)
-        self._active = True
+        self._used = True
+        self._nursery = await self._nursery_cm.__aenter__()
         return self
 
     async def __aexit__(
@@ -103,10 +109,16 @@ class TaskGroup(_AbstractTaskGroup):
         exc_tb: TracebackType | None,
     ) -> bool:
         try:
-            return await self._manager.__aexit__(exc_type, exc_val, exc_tb)
+            return await self._nursery_cm.__aexit__(exc_type, exc_val, exc_tb)
         finally:
-            self._active = False
+            self._nursery = None
             del exc_val, exc_tb
+
+    def _active_nursery(self) -> pike.Nursery:
+        nursery = self._nursery
+        if nursery is None:
+            raise RuntimeError(_INACTIVE)
+        return nursery
 
     def create_task(
         self,
@@ -117,30 +129,17 @@ class TaskGroup(_AbstractTaskGroup):
     ) -> Any:
         if not isinstance(coro, Coroutine):
             raise TypeError(f"expected a coroutine, got {coro.__class__.__qualname__}")
-        if not self._active:
-            coro.close()
+        if self._nursery is None:
+            coro.close()  # never to run: close it so Python does not warn it was never awaited
             raise RuntimeError(_INACTIVE)
         # Our CancelScope directly: anyio's default would look the backend up again.
         handle = new_task_handle(coro, get_coro_name(coro, name), CancelScope())
-        nursery = self._nursery
-        assert nursery is not None
+        spawn = functools.partial(self._nursery.start_soon, handle._run_coro, name=handle.name)
         if context is None:
-            nursery.start_soon(handle._run_coro, name=handle.name)
+            spawn()
         else:
-            context.run(nursery.start_soon, handle._run_coro, name=handle.name)
+            context.run(spawn)
         return handle
-
-    if TaskHandle is None:
-        # anyio < 4.14: no create_task() behind start_soon(), so it is ours to define.
-        # The newest anyio's stubs make start_soon final; this branch never runs there.
-        def start_soon(  # type: ignore[misc,override]
-            self, func: Callable[..., Any], *args: object, name: object = None
-        ) -> None:
-            if not self._active:
-                raise RuntimeError(_INACTIVE)
-            nursery = self._nursery
-            assert nursery is not None
-            nursery.start_soon(func, *args, name=name)
 
     async def start(
         self,
@@ -149,10 +148,7 @@ class TaskGroup(_AbstractTaskGroup):
         name: object = None,
         return_handle: Literal[False, True] = False,
     ) -> Any:
-        if not self._active:
-            raise RuntimeError(_INACTIVE)
-        nursery = self._nursery
-        assert nursery is not None
+        nursery = self._active_nursery()
         starter = _Starter(func, args, get_callable_name(func, name))
         value = await nursery.start(starter.run, name=starter.name)
         if return_handle:
@@ -161,3 +157,16 @@ class TaskGroup(_AbstractTaskGroup):
             handle._start_value = value
             return handle
         return value
+
+
+def _start_soon(
+    self: TaskGroup, func: Callable[..., Any], *args: object, name: object = None
+) -> None:
+    self._active_nursery().start_soon(func, *args, name=name)
+
+
+if TaskHandle is None:
+    # anyio < 4.14 has no create_task() behind start_soon(): the backend defines
+    # start_soon itself. Attached after the class body because the newest anyio's
+    # stubs mark start_soon final, and on those releases this line never runs.
+    setattr(TaskGroup, "start_soon", _start_soon)  # noqa: B010
