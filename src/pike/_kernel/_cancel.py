@@ -14,7 +14,7 @@ import math
 from collections.abc import Generator
 from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import _state
 from ._exceptions import Cancelled, TooSlowError
@@ -155,6 +155,8 @@ class CancelScope:
         tb: TracebackType | None,
     ) -> bool:
         outgoing = self._close(exc)
+        if outgoing is exc:  # the common case, without a call
+            return False
         try:
             return exit_with(exc, outgoing)
         finally:
@@ -163,19 +165,23 @@ class CancelScope:
 
     def _close(self, exc: BaseException | None) -> BaseException | None:
         """Leave the scope; return what should keep propagating instead of ``exc``."""
-        self._leave()
+        task = self._owner
+        if task is None or task._cancel_scope is not self or task is not _state.local.task:
+            self._refuse_exit(task)
+        parent = self._parent
+        assert parent is not None
+        self._detach_and_exit(task, parent)
         if exc is None or not self._catches_own_cancellation():
             return exc
         return self._strip_cancelled(exc)
 
-    def _leave(self) -> None:
-        """Take this scope off its task's stack and off the tree, or say why not.
+    def _refuse_exit(self, task: Task | None) -> NoReturn:
+        """Raise why this exit is wrong (the well-nested exit never gets here).
 
         A misnested exit (an inner scope still open) still leaves: the inner
         scopes are abandoned and this one exits, so the task stays usable and a
         later exit does not fail a second time; then the misuse is reported.
         """
-        task = self._owner
         if task is None:
             raise RuntimeError("this cancel scope was never entered")
         if self._exited:
@@ -184,18 +190,14 @@ class CancelScope:
             raise RuntimeError(
                 "cancel scope exited in a different task from the one that entered it"
             )
-        parent = self._parent
-        assert parent is not None
         innermost: CancelScope | None = task._cancel_scope
-        misnested = innermost is not self
         while innermost is not None and innermost is not self:
             innermost._abandon()
             innermost = innermost._parent
+        parent = self._parent
+        assert parent is not None
         self._detach_and_exit(task, parent)
-        if misnested:
-            raise RuntimeError(
-                "cancel scope stack corrupted: a scope was exited before an inner one"
-            )
+        raise RuntimeError("cancel scope stack corrupted: a scope was exited before an inner one")
 
     def _catches_own_cancellation(self) -> bool:
         """Whether a Cancelled passing through here is this scope's to stop.
