@@ -12,6 +12,7 @@ themselves (see ``_compat``).
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable, Coroutine
 from contextvars import Context
@@ -168,5 +169,7 @@ def _start_soon(
 if TaskHandle is None:
     # anyio < 4.14 has no create_task() behind start_soon(): the backend defines
     # start_soon itself. Attached after the class body because the newest anyio's
-    # stubs mark start_soon final, and on those releases this line never runs.
+    # stubs mark start_soon final, and on those releases this never runs. anyio
+    # declares it abstract there, so the class's abstract set must be refreshed.
     setattr(TaskGroup, "start_soon", _start_soon)  # noqa: B010
+    abc.update_abstractmethods(TaskGroup)
