@@ -16,12 +16,9 @@ Known differences (4.9 to 4.16):
 * 4.9-4.13 task groups implement ``start_soon`` themselves; from 4.14 they
   implement ``create_task`` and anyio wraps each task in its ``TaskHandle``
   (which takes the task's cancel scope from 4.15).
-* Before 4.14 anyio's CancelScope and CapacityLimiter have no ``__slots__``, so
-  their instances carry a ``__dict__`` and an object pike created cannot be
-  re-classed in place into our subclass (``INSTANCES_RECLASSABLE``): a nursery's
-  scope is then shown through a small view. (The default thread limiter needs no
-  re-classing on any version: the adapter installs its own through
-  ``pike.to_thread.set_default_thread_limiter``.)
+* Before 4.14 anyio's CancelScope has no ``__slots__``, so our subclass's
+  instances carry a ``__dict__``; harmless, since task groups construct their
+  scope themselves and hand it to ``pike.open_nursery(cancel_scope=...)``.
 * ``wrap_*_socket`` and ``notify_closing`` appear in 4.10; extra methods are
   harmless to an older anyio, which never calls them.
 
@@ -126,11 +123,6 @@ def fill_missing_methods(backend: type[anyio.abc.AsyncBackend]) -> frozenset[str
 #: True where anyio asks the backend for blocking portals (4.9-4.12).
 WANTS_BLOCKING_PORTAL = "create_blocking_portal" in getattr(
     anyio.abc.AsyncBackend, "__abstractmethods__", ()
-)
-
-#: Whether anyio's classes are slotted, so a pike object can take our subclass in place.
-INSTANCES_RECLASSABLE = "__slots__" in vars(anyio.CancelScope) and "__slots__" in vars(
-    anyio.CapacityLimiter
 )
 
 # -- worker-thread bookkeeping ----------------------------------------------------------
