@@ -11,8 +11,7 @@ parked tasks it affects.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn
 
@@ -442,22 +441,42 @@ def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     return CancelScope(relative_deadline=_check_seconds(seconds), shield=shield)
 
 
-@contextmanager
-def _failing(scope: CancelScope) -> Generator[CancelScope, None, None]:
-    with scope:
-        yield scope
-    if scope.cancelled_caught:
-        raise TooSlowError
+class _Failing(AbstractContextManager[CancelScope]):
+    """A cancel scope whose own deadline turns into ``TooSlowError``.
+
+    The scope does the work (it catches the Cancelled its deadline caused); this
+    only looks at the verdict on the way out. A plain object rather than a
+    generator-based context manager: no generator frame per use.
+    """
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: CancelScope) -> None:
+        self._scope = scope
+
+    def __enter__(self) -> CancelScope:
+        return self._scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        swallowed = self._scope.__exit__(exc_type, exc, tb)
+        if self._scope.cancelled_caught:
+            raise TooSlowError
+        return swallowed
 
 
 def fail_at(deadline: float, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
     """Like ``move_on_at``, but raise ``TooSlowError`` if the deadline expires."""
-    return _failing(CancelScope(deadline=deadline, shield=shield))
+    return _Failing(CancelScope(deadline=deadline, shield=shield))
 
 
 def fail_after(seconds: float, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
     """Like ``move_on_after``, but raise ``TooSlowError`` if the deadline expires."""
-    return _failing(CancelScope(relative_deadline=_check_seconds(seconds), shield=shield))
+    return _Failing(CancelScope(relative_deadline=_check_seconds(seconds), shield=shield))
 
 
 def current_effective_deadline() -> float:
