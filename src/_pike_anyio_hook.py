@@ -25,6 +25,16 @@ exactly as the originals.
 
 import sys
 
+# mypy reads any `TYPE_CHECKING` as true, so the block below types this module
+# without importing `typing` (or the modules it names) at interpreter start; the
+# annotations that use those names are strings, never evaluated at runtime.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
 _NAME = "anyio._backends._pike"
 
 #: Marks a function this hook wrapped (and gives back the original).
@@ -53,11 +63,12 @@ def _known_shape(module: object, attr: str, marker: str) -> bool:
 def patch_sniffio_environment(module: object) -> bool:
     """httpcore: report pike as "asyncio", so httpcore takes its anyio path."""
     name = getattr(module, "__name__", "?")
-    real = getattr(module, "current_async_library", None)
+    real: Callable[[], str] | None = getattr(module, "current_async_library", None)
     if getattr(real, WRAPPED_ATTR, None) is not None:
         return True
-    if not _known_shape(module, "current_async_library",
-                        "Running under an unsupported async environment."):
+    # (_known_shape is False for None too; the test is spelled out for the type checker)
+    if real is None or not _known_shape(module, "current_async_library",
+                                        "Running under an unsupported async environment."):
         _warn_unknown(name, "current_async_library")
         return False
     try:
@@ -68,7 +79,7 @@ def patch_sniffio_environment(module: object) -> bool:
     def current_async_library() -> str:
         if sniff() == "pike":
             return "asyncio"  # httpcore's name for its anyio-based implementation
-        return real()  # type: ignore[misc,no-any-return]
+        return real()
 
     setattr(current_async_library, WRAPPED_ATTR, real)
     setattr(module, "current_async_library", current_async_library)  # noqa: B010
@@ -78,10 +89,10 @@ def patch_sniffio_environment(module: object) -> bool:
 def patch_asgi_event(module: object) -> bool:
     """httpx's ASGITransport: an anyio Event on pike instead of an asyncio one."""
     name = getattr(module, "__name__", "?")
-    real = getattr(module, "create_event", None)
+    real: Callable[[], object] | None = getattr(module, "create_event", None)
     if getattr(real, WRAPPED_ATTR, None) is not None:
         return True
-    if not _known_shape(module, "create_event", "is_running_trio"):
+    if real is None or not _known_shape(module, "create_event", "is_running_trio"):
         _warn_unknown(name, "create_event")
         return False
     try:
@@ -89,12 +100,12 @@ def patch_asgi_event(module: object) -> bool:
     except ImportError:
         return False
 
-    def create_event():  # type: ignore[no-untyped-def]
+    def create_event() -> object:
         if sniff() == "pike":
             from anyio import Event
 
             return Event()
-        return real()  # type: ignore[misc]
+        return real()
 
     setattr(create_event, WRAPPED_ATTR, real)
     setattr(module, "create_event", create_event)  # noqa: B010
@@ -113,16 +124,16 @@ PATCHES = {
 class _PatchingLoader:
     """Runs the real loader, then the patch; everything else goes to the real loader."""
 
-    def __init__(self, real: object, patch: object) -> None:
+    def __init__(self, real: "Loader", patch: "Callable[[ModuleType], bool]") -> None:
         self._real = real
         self._patch = patch
 
-    def create_module(self, spec: object) -> object:
-        return self._real.create_module(spec)  # type: ignore[attr-defined]
+    def create_module(self, spec: "ModuleSpec") -> "ModuleType | None":
+        return self._real.create_module(spec)
 
-    def exec_module(self, module: object) -> None:
-        self._real.exec_module(module)  # type: ignore[attr-defined]
-        self._patch(module)  # type: ignore[operator]
+    def exec_module(self, module: "ModuleType") -> None:
+        self._real.exec_module(module)
+        self._patch(module)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
@@ -132,10 +143,15 @@ class _PikeBackendFinder:
     """Finder for ``anyio._backends._pike`` and the patched modules; silent for the rest."""
 
     @classmethod
-    def find_spec(cls, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        cls, fullname: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if fullname == _NAME:
             from importlib.machinery import ModuleSpec
 
+            # ModuleSpec is typed for an importlib.abc.Loader; this class is a loader by
+            # shape (create_module/exec_module), and subclassing the ABC would import
+            # importlib.abc at every interpreter start.
             return ModuleSpec(fullname, cls, origin="pike_anyio")  # type: ignore[arg-type]
         patch = PATCHES.get(fullname)
         if patch is None:
@@ -144,19 +160,20 @@ class _PikeBackendFinder:
             if getattr(finder, "__qualname__", None) == "_PikeBackendFinder":
                 continue
             find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find is not None else None
+            spec: ModuleSpec | None = find(fullname, path, target) if find is not None else None
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader, patch)
+                    # A loader by shape, not an importlib.abc.Loader subclass (see above).
+                    spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]
                 return spec
         return None
 
     @staticmethod
-    def create_module(spec: object) -> None:
+    def create_module(spec: "ModuleSpec") -> None:
         return None  # the default module object is fine
 
     @staticmethod
-    def exec_module(module: object) -> None:
+    def exec_module(module: "ModuleType") -> None:
         # pike_anyio checks the anyio version before it touches anyio's internals.
         import pike_anyio
 
@@ -177,7 +194,7 @@ def install() -> None:
         # By identity or, for another copy of this module, by name.
         if getattr(finder, "__qualname__", None) == "_PikeBackendFinder":
             return
-    sys.meta_path.insert(0, _PikeBackendFinder)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _PikeBackendFinder)
 
 
 install()
