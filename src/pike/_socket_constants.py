@@ -7,7 +7,7 @@ At run time ``__all__`` is every all-caps name the platform's socket module has,
 plus the helpers, so the file follows whatever that module offers. For the type
 checker the module is a star import of ``socket``: ``pike.socket`` binds its own
 ``socket``, ``SocketType``, ``getaddrinfo``... *before* star-importing this, so
-those keep pike's types (the one ``type: ignore`` there acknowledges the clash).
+those keep pike's types (its one suppressed mypy error acknowledges the clash).
 """
 
 from __future__ import annotations

@@ -35,12 +35,15 @@ import importlib.metadata
 import inspect
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.abc
 import anyio.abc._tasks as _anyio_tasks_abc
 from anyio._core import _tasks as _anyio_tasks
 from anyio._core._eventloop import threadlocals
+
+if TYPE_CHECKING:  # absent before anyio 4.12; imported for real below where it exists
+    from anyio.lowlevel import EventLoopToken
 
 #: The oldest anyio release pike_anyio supports (keep in step with pyproject.toml).
 SUPPORTED_RANGE = ">=4.9,<5"
@@ -127,10 +130,12 @@ WANTS_BLOCKING_PORTAL = "create_blocking_portal" in getattr(
 
 # -- worker-thread bookkeeping ----------------------------------------------------------
 
+#: anyio's EventLoopToken class (4.12+), or None where workers keep two thread-locals.
+_EventLoopToken: type[EventLoopToken] | None
 try:
     from anyio.lowlevel import EventLoopToken as _EventLoopToken
 except ImportError:  # anyio < 4.12: two thread-locals
-    _EventLoopToken = None  # type: ignore[assignment,misc]
+    _EventLoopToken = None
 
 
 def worker_token(backend: type[Any], native: object) -> object:

@@ -188,8 +188,9 @@ class GuestRun:
             woken.append((task, value))
 
         # The notifier reschedules what it wakes; in the helper thread that
-        # must not touch the run queue, so the wakes are only recorded here.
-        runner.reschedule = collect  # type: ignore[method-assign]
+        # must not touch the run queue, so the wakes are only recorded here: the
+        # instance-dict entry shadows the method until _after_wait pops it.
+        vars(runner)["reschedule"] = collect
         assert self._waiter is not None
         self._waiter.request(timeout)
 

@@ -31,7 +31,7 @@ import sys
 import types
 import weakref
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 from . import _state
 
@@ -99,16 +99,22 @@ def _as_function(fn: Callable[..., Any]) -> types.FunctionType:
 
 
 def _mark(fn: F, protected: bool) -> F:
+    # Each branch rebuilds fn's own kind of callable around a copy of its code, so the
+    # result has fn's signature; the type checker cannot follow that, hence the cast.
+    return cast(F, _marked_copy(fn, protected))
+
+
+def _marked_copy(fn: Callable[..., Any], protected: bool) -> Callable[..., Any]:
     if isinstance(fn, types.MethodType):
-        return types.MethodType(_mark(fn.__func__, protected), fn.__self__)  # type: ignore[return-value]  # a bound method of the same shape as F
+        return types.MethodType(_marked_copy(fn.__func__, protected), fn.__self__)
     if isinstance(fn, (staticmethod, classmethod)):
-        return type(fn)(_mark(fn.__func__, protected))
+        return type(fn)(_marked_copy(fn.__func__, protected))
     if not callable(fn):
         raise TypeError(f"KeyboardInterrupt protection needs a function, not {fn!r}")
     func = fn if isinstance(fn, types.FunctionType) else _as_function(fn)
     copy = _with_own_code(func)
     _set_status(copy.__code__, protected)
-    return copy  # type: ignore[return-value]  # a copy of F's function: same signature
+    return copy
 
 
 def enable_ki_protection(fn: F) -> F:
