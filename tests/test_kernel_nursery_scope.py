@@ -16,8 +16,8 @@ class TaggedScope(pike.CancelScope):
 
     __slots__ = ("tag",)
 
-    def __init__(self, tag: str, **kwargs: float) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, tag: str, *, deadline: float = math.inf) -> None:
+        super().__init__(deadline=deadline)
         self.tag = tag
 
 
