@@ -73,13 +73,14 @@ def _register_extra_backends() -> None:
     # which the nested runs of anyio's pytest-plugin tests use. Recompute it; the
     # fixture manager reads the marker only when the session starts.
     plugin = sys.modules.get("anyio.pytest_plugin")
-    definition = getattr(plugin, "anyio_backend", None)
+    # pytest's FixtureFunctionDefinition, reached through a private attribute: untyped here.
+    definition: Any = getattr(plugin, "anyio_backend", None)
     marker = getattr(definition, "_fixture_function_marker", None)
     if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
         params = tuple(get_available_backends())
         # _ispytest=True: the marker's constructor warns (an error in newer
         # pytest) for callers outside pytest; this is a deliberate private use.
-        definition._fixture_function_marker = dataclasses.replace(  # type: ignore[union-attr]
+        definition._fixture_function_marker = dataclasses.replace(
             marker, params=params, _ispytest=True
         )
 

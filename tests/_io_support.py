@@ -23,7 +23,6 @@ def make_runner(name: str) -> Runner:
         notifier: Any = PollNotifier(use_select=True) if name == "select" else name
         return pike.run(async_fn, *args, notifier=notifier)
 
-    run.notifier_name = name  # type: ignore[attr-defined]
     return run
 
 

@@ -249,7 +249,7 @@ def test_create_task_before_anyio_has_task_handles() -> None:
         async with anyio.create_task_group() as tg:
             with pytest.raises(_compat.MissingBackendMethodError, match=r"anyio 4\.14"):
                 # Only anyio < 4.14 runs this, and its TaskGroup type has no create_task.
-                tg.create_task(coro)  # type: ignore[attr-defined,unused-ignore]
+                tg.create_task(coro)  # type: ignore[attr-defined,unused-ignore]  # wrong on purpose
         # closed, so no "never awaited" warning
         assert inspect.getcoroutinestate(coro) == inspect.CORO_CLOSED
         return "ok"

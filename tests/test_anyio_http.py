@@ -40,7 +40,7 @@ app = Starlette(routes=[Route("/", homepage), Route("/thread", threaded),
 
 def test_starlette_testclient_on_pike() -> None:
     # starlette annotates `backend` as asyncio|trio, but passes any anyio backend name on.
-    with TestClient(app, backend="pike") as client:  # type: ignore[arg-type]
+    with TestClient(app, backend="pike") as client:  # type: ignore[arg-type]  # wrong on purpose
         assert client.get("/").json() == {"library": "pike"}
         assert client.get("/thread").text == "from a thread"
         with client.websocket_connect("/ws") as ws:

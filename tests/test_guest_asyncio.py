@@ -83,7 +83,9 @@ def test_sockets_timeouts_and_cancellation_while_asyncio_tasks_run() -> None:
             serve = functools.partial(pike.serve_tcp, echo, 0, host="127.0.0.1")
             listeners = await nursery.start(serve)
             port = listeners[0].socket.getsockname()[1]
-            loop_holder[0].call_soon_threadsafe(port_ready.set_result, port)  # type: ignore[union-attr]
+            ready = port_ready
+            assert ready is not None  # set before the guest run starts
+            loop_holder[0].call_soon_threadsafe(ready.set_result, port)
             # A timeout that fires, with the asyncio side busy meanwhile.
             with pike.move_on_after(0.05) as scope:
                 await pike.sleep_forever()
@@ -263,19 +265,22 @@ def test_bad_arguments() -> None:
         pass
 
     with pytest.raises(TypeError, match="run_sync_soon_threadsafe"):
+        # The wrong type is the point of this call (the ignore below).
         ll.start_guest_run(main, run_sync_soon_threadsafe=None, done_callback=print)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="done_callback"):
+        # The wrong type is the point of this call (the ignore below).
         ll.start_guest_run(main, run_sync_soon_threadsafe=print, done_callback=42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="run_sync_soon_not_threadsafe"):
         ll.start_guest_run(
             main,
             run_sync_soon_threadsafe=print,
             done_callback=print,
-            run_sync_soon_not_threadsafe="no",  # type: ignore[arg-type]
+            run_sync_soon_not_threadsafe="no",  # type: ignore[arg-type]  # wrong on purpose
         )
     coro = main()
     try:
         with pytest.raises(TypeError):
+            # The wrong type is the point of this call (the ignore below).
             ll.start_guest_run(coro, run_sync_soon_threadsafe=print, done_callback=print)  # type: ignore[arg-type]
     finally:
         coro.close()

@@ -186,13 +186,13 @@ def test_removing_one_never_installed_raises_keyerror() -> None:
 def test_bad_instrument_type_is_a_type_error() -> None:
     async def main() -> None:
         with pytest.raises(TypeError):
-            ll.add_instrument(object())  # type: ignore[arg-type]
+            ll.add_instrument(object())  # type: ignore[arg-type]  # wrong on purpose
 
     pike.run(main)
     with pytest.raises(TypeError):
-        pike.run(main, instruments=[object()])  # type: ignore[list-item]
+        pike.run(main, instruments=[object()])  # type: ignore[list-item]  # wrong on purpose
     with pytest.raises(TypeError):
-        pike.run(main, instruments=Recorder())  # type: ignore[arg-type]
+        pike.run(main, instruments=Recorder())  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_add_outside_a_run_is_a_runtime_error() -> None:

@@ -75,6 +75,7 @@ def test_receiver_errors(run: Runner) -> None:
     async def main() -> None:
         with pytest.raises(TypeError), pike.open_signal_receiver():
             pass
+        # The wrong type is the point of this call (the ignore below).
         with pytest.raises(TypeError), pike.open_signal_receiver("SIGUSR1"):  # type: ignore[arg-type]
             pass
         with pike.open_signal_receiver(signal.SIGUSR1) as receiver:

@@ -237,7 +237,7 @@ def test_constructors(run: Runner) -> None:
         for s in (sock, adopted, d):
             s.close()
         with pytest.raises(TypeError):
-            psocket.SocketType(object())  # type: ignore[arg-type]
+            psocket.SocketType(object())  # type: ignore[arg-type]  # wrong on purpose
         with psocket.socket() as s:
             with pytest.raises(ValueError):
                 await s.recv(-1)
@@ -264,7 +264,7 @@ def test_getaddrinfo_getnameinfo(run: Runner) -> None:
         with pytest.raises(psocket.gaierror):
             await psocket.getaddrinfo("no-such-host.invalid", 80)
         with pytest.raises(TypeError):
-            await psocket.getaddrinfo(123, 80)  # type: ignore[arg-type]
+            await psocket.getaddrinfo(123, 80)  # type: ignore[arg-type]  # wrong on purpose
 
     run(main)
 

@@ -42,7 +42,7 @@ def test_stdlib_socket_accessor() -> None:
         assert sock.stdlib_socket is raw
         assert raw.getblocking() is False
         with pytest.raises(AttributeError):
-            sock.stdlib_socket = raw  # type: ignore[misc]
+            sock.stdlib_socket = raw  # type: ignore[misc]  # read-only on purpose
     assert raw.fileno() == -1  # closing the pike socket closed the stdlib one
 
 

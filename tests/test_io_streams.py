@@ -77,7 +77,7 @@ def test_stream_errors(run: Runner) -> None:
         with pytest.raises(ValueError):
             await client.receive_some(0)
         with pytest.raises(TypeError):
-            await client.receive_some(1.5)  # type: ignore[arg-type]
+            await client.receive_some(1.5)  # type: ignore[arg-type]  # wrong on purpose
         await client.aclose()
         await client.aclose()  # idempotent
         with pytest.raises(pike.ClosedResourceError):
@@ -91,7 +91,7 @@ def test_stream_errors(run: Runner) -> None:
         assert await server.receive_some() == b""  # EOF
         await server.aclose()
         with pytest.raises(TypeError):
-            pike.SocketStream(object())  # type: ignore[arg-type]
+            pike.SocketStream(object())  # type: ignore[arg-type]  # wrong on purpose
         with psocket.socket(type=psocket.SOCK_DGRAM) as udp, pytest.raises(ValueError):
             pike.SocketStream(udp)
         with psocket.socket() as unlistening, pytest.raises(ValueError):
@@ -178,8 +178,9 @@ def test_open_tcp_stream_refused(run: Runner) -> None:
             assert info.value.errno == errno.ECONNREFUSED
             assert isinstance(info.value.__cause__, ExceptionGroup)
         with pytest.raises(TypeError):
-            await pike.open_tcp_stream(None, 80)  # type: ignore[arg-type]
+            await pike.open_tcp_stream(None, 80)  # type: ignore[arg-type]  # wrong on purpose
         with pytest.raises(TypeError):
+            # The wrong type is the point of this call (the ignore below).
             await pike.open_tcp_stream("127.0.0.1", "80")  # type: ignore[arg-type]
 
     with FdLeakCheck():
@@ -261,7 +262,7 @@ def test_serve_tcp_echo(run: Runner) -> None:
 def test_open_tcp_listeners_validation(run: Runner) -> None:
     async def main() -> None:
         with pytest.raises(TypeError):
-            await pike.open_tcp_listeners("80")  # type: ignore[arg-type]
+            await pike.open_tcp_listeners("80")  # type: ignore[arg-type]  # wrong on purpose
         with pytest.raises(ValueError):
             await pike.open_tcp_listeners(0, backlog=0)
         listeners = await pike.open_tcp_listeners(0, host="127.0.0.1", backlog=5)
@@ -500,6 +501,6 @@ def test_serve_listeners_waits_out_fd_shortage(
 def test_serve_listeners_rejects_non_callable_handler(run: Runner) -> None:
     async def main() -> None:
         with pytest.raises(TypeError, match="handler"):
-            await pike.serve_listeners("echo", [])  # type: ignore[arg-type]
+            await pike.serve_listeners("echo", [])  # type: ignore[arg-type]  # wrong on purpose
 
     run(main)

@@ -486,7 +486,7 @@ def test_shield_can_be_toggled_while_parked() -> None:
 def test_shield_setter_type_check() -> None:
     scope = pike.CancelScope()
     with pytest.raises(TypeError):
-        scope.shield = 1  # type: ignore[assignment]
+        scope.shield = 1  # type: ignore[assignment]  # wrong on purpose
     scope.shield = True
     assert scope.shield
 
@@ -685,7 +685,7 @@ def test_deadline_nan_and_bad_types_rejected() -> None:
     with pytest.raises(ValueError):
         pike.CancelScope(relative_deadline=-1)
     with pytest.raises(TypeError):
-        pike.CancelScope(deadline="soon")  # type: ignore[arg-type]
+        pike.CancelScope(deadline="soon")  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError):
         pike.CancelScope(deadline=1, relative_deadline=1)
     scope = pike.CancelScope()

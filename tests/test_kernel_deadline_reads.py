@@ -134,5 +134,5 @@ def test_relative_deadline_rules() -> None:
     with pytest.raises(ValueError):
         scope.relative_deadline = math.nan
     with pytest.raises(TypeError):
-        scope.relative_deadline = "1"  # type: ignore[assignment]
+        scope.relative_deadline = "1"  # type: ignore[assignment]  # wrong on purpose
     assert scope.is_relative is False

@@ -49,7 +49,7 @@ def sync_fn() -> str:
 
 def test_run_with_sync_function() -> None:
     with no_never_awaited("test_run_with_sync_function"), pytest.raises(TypeError, match="async"):
-        pike.run(sync_fn)  # type: ignore[arg-type]
+        pike.run(sync_fn)  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_run_with_coroutine_object() -> None:
@@ -58,12 +58,12 @@ def test_run_with_coroutine_object() -> None:
             pass
 
         with pytest.raises(TypeError, match="coroutine"):
-            pike.run(local_fn())  # type: ignore[arg-type]
+            pike.run(local_fn())  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_run_with_non_callable() -> None:
     with no_never_awaited("test_run_with_non_callable"), pytest.raises(TypeError):
-        pike.run(42)  # type: ignore[arg-type]
+        pike.run(42)  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_run_with_bad_notifier_name() -> None:
@@ -91,7 +91,7 @@ def test_run_inside_run_with_coroutine_object_closes_it() -> None:
 
         async def main() -> None:
             with pytest.raises((RuntimeError, TypeError)):
-                pike.run(local_fn())  # type: ignore[arg-type]
+                pike.run(local_fn())  # type: ignore[arg-type]  # wrong on purpose
 
         pike.run(main)
 
@@ -132,7 +132,7 @@ def test_start_soon_sync_function() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError, match="async"):
-                    nursery.start_soon(sync_fn)  # type: ignore[arg-type]
+                    nursery.start_soon(sync_fn)  # type: ignore[arg-type]  # wrong on purpose
                 assert nursery.child_tasks == frozenset()
 
         pike.run(main)
@@ -146,7 +146,7 @@ def test_start_soon_coroutine_object() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError, match="coroutine"):
-                    nursery.start_soon(local_fn())  # type: ignore[arg-type]
+                    nursery.start_soon(local_fn())  # type: ignore[arg-type]  # wrong on purpose
 
         pike.run(main)
 
@@ -156,7 +156,7 @@ def test_start_soon_non_callable() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError):
-                    nursery.start_soon(None)  # type: ignore[arg-type]
+                    nursery.start_soon(None)  # type: ignore[arg-type]  # wrong on purpose
 
         pike.run(main)
 
@@ -183,6 +183,7 @@ def test_start_soon_function_returning_awaitable_non_coroutine() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError):
+                    # The wrong type is the point of this call (the ignore below).
                     nursery.start_soon(returns_awaitable)  # type: ignore[arg-type]
 
         pike.run(main)
@@ -196,6 +197,7 @@ def test_start_sync_function() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError, match="async"):
+                    # The wrong type is the point of this call (the ignore below).
                     await nursery.start(sync_with_status)  # type: ignore[arg-type]
                 with pytest.raises(TypeError):
                     await nursery.start(async_fn)  # no task_status parameter
@@ -211,7 +213,7 @@ def test_start_coroutine_object() -> None:
         async def main() -> None:
             async with pike.open_nursery() as nursery:
                 with pytest.raises(TypeError, match="coroutine"):
-                    await nursery.start(with_status())  # type: ignore[arg-type]
+                    await nursery.start(with_status())  # type: ignore[arg-type]  # wrong on purpose
 
         pike.run(main)
 
@@ -223,9 +225,9 @@ def test_spawn_system_task_bad_input() -> None:
 
         async def main() -> None:
             with pytest.raises(TypeError):
-                lowlevel.spawn_system_task(sync_fn)  # type: ignore[arg-type]
+                lowlevel.spawn_system_task(sync_fn)  # type: ignore[arg-type]  # wrong on purpose
             with pytest.raises(TypeError):
-                lowlevel.spawn_system_task(local_fn())  # type: ignore[arg-type]
+                lowlevel.spawn_system_task(local_fn())  # type: ignore[arg-type]  # wrong on purpose
 
         pike.run(main)
 
@@ -267,7 +269,7 @@ def test_sleep_bad_values() -> None:
             with pytest.raises(ValueError):
                 await pike.sleep(bad)
         with pytest.raises(TypeError):
-            await pike.sleep(None)  # type: ignore[arg-type]
+            await pike.sleep(None)  # type: ignore[arg-type]  # wrong on purpose
         with pytest.raises(ValueError):
             await pike.sleep_until(math.nan)
 

@@ -139,4 +139,4 @@ def test_decorating_keeps_name_and_is_per_function() -> None:
 
 def test_bad_input_is_refused() -> None:
     with pytest.raises(TypeError):
-        enable_ki_protection(42)  # type: ignore[type-var]
+        enable_ki_protection(42)  # type: ignore[type-var]  # wrong on purpose

@@ -139,9 +139,9 @@ def test_no_fd_left_after_run_inside_run_error() -> None:
 def test_no_fd_left_after_bad_input() -> None:
     fds_before = open_fds()
     with pytest.raises(TypeError):
-        pike.run(lambda: None)  # type: ignore[arg-type,return-value]
+        pike.run(lambda: None)  # type: ignore[arg-type,return-value]  # wrong on purpose
     with pytest.raises(TypeError):
-        pike.run(trivial())  # type: ignore[arg-type]
+        pike.run(trivial())  # type: ignore[arg-type]  # wrong on purpose
     assert open_fds() - fds_before == set()
 
 

@@ -149,6 +149,7 @@ def test_abort_returning_garbage_is_internal_error() -> None:
     async def main() -> None:
         with pike.CancelScope() as scope:
             scope.cancel()
+            # The wrong type is the point of this call (the ignore below).
             await lowlevel.wait_task_rescheduled(lambda _: None)  # type: ignore[arg-type,return-value]
 
     with pytest.raises(pike.PikeInternalError, match="Abort"):
@@ -220,7 +221,7 @@ def test_parking_lot_repark() -> None:
             a.repark_all(b)
             assert (len(a), len(b)) == (0, 3)
             with pytest.raises(TypeError):
-                a.repark([])  # type: ignore[arg-type]
+                a.repark([])  # type: ignore[arg-type]  # wrong on purpose
             b.unpark(count=2)
             await wait_all_tasks_blocked()
             assert log == ["x", "y"]

@@ -74,7 +74,7 @@ def test_default_is_a_fresh_plain_scope_each_time() -> None:
 @pytest.mark.parametrize("bad", [object(), "scope", 3.0])
 def test_wrong_type_is_a_type_error(bad: object) -> None:
     with pytest.raises(TypeError, match=r"cancel_scope must be a pike\.CancelScope"):
-        pike.open_nursery(cancel_scope=bad)  # type: ignore[arg-type]
+        pike.open_nursery(cancel_scope=bad)  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_already_entered_scope_is_rejected() -> None:

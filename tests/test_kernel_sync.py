@@ -233,7 +233,7 @@ def test_semaphore_validation() -> None:
     with pytest.raises(ValueError):
         pike.Semaphore(-1)
     with pytest.raises(TypeError):
-        pike.Semaphore(1.5)  # type: ignore[arg-type]
+        pike.Semaphore(1.5)  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError):
         pike.Semaphore(3, max_value=2)
     sem = pike.Semaphore(1, max_value=1)
@@ -299,7 +299,7 @@ def test_condition_requires_lock() -> None:
 
     pike.run(main)
     with pytest.raises(TypeError):
-        pike.Condition(pike.Semaphore(1))  # type: ignore[arg-type]
+        pike.Condition(pike.Semaphore(1))  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_condition_cancelled_wait_reacquires_lock() -> None:

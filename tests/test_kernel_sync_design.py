@@ -21,11 +21,11 @@ def run_mock(async_fn: Callable[[], Awaitable[Any]]) -> Any:
 
 def test_semaphore_errors_name_the_argument_and_bound() -> None:
     with pytest.raises(TypeError, match="initial_value must be an int, not float"):
-        pike.Semaphore(1.0)  # type: ignore[arg-type]
+        pike.Semaphore(1.0)  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError, match="initial_value must be >= 0, got -1"):
         pike.Semaphore(-1)
     with pytest.raises(TypeError, match="max_value must be an int, not str"):
-        pike.Semaphore(1, max_value="2")  # type: ignore[arg-type]
+        pike.Semaphore(1, max_value="2")  # type: ignore[arg-type]  # wrong on purpose
     with pytest.raises(ValueError, match="max_value must be >= 3, got 2"):
         pike.Semaphore(3, max_value=2)
 
@@ -58,7 +58,7 @@ class _MyLock(pike.Lock):
 def test_condition_takes_lock_subclasses_and_refuses_other_types() -> None:
     assert pike.Condition(_MyLock()).locked() is False
     with pytest.raises(TypeError, match=r"pike\.Lock, not Semaphore"):
-        pike.Condition(pike.Semaphore(1))  # type: ignore[arg-type]
+        pike.Condition(pike.Semaphore(1))  # type: ignore[arg-type]  # wrong on purpose
 
 
 def test_condition_notified_waiters_wake_owning_the_lock_in_order() -> None:

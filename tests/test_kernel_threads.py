@@ -116,7 +116,7 @@ def test_to_thread_copies_context_and_no_sniffio_in_thread() -> None:
 def test_to_thread_not_callable() -> None:
     async def main() -> None:
         with pytest.raises(TypeError):
-            await pike.to_thread.run_sync(42)  # type: ignore[arg-type]
+            await pike.to_thread.run_sync(42)  # type: ignore[arg-type]  # wrong on purpose
 
     pike.run(main)
 

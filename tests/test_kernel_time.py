@@ -83,7 +83,7 @@ def test_negative_sleep_is_an_error() -> None:
         with pytest.raises(ValueError):
             await pike.sleep(math.nan)
         with pytest.raises(TypeError):
-            await pike.sleep("1")  # type: ignore[arg-type]
+            await pike.sleep("1")  # type: ignore[arg-type]  # wrong on purpose
         with pytest.raises(ValueError):
             await pike.sleep_until(math.nan)
 

@@ -182,6 +182,7 @@ def test_idle_report_ends_when_a_thread_wakes_the_run() -> None:
 )
 def test_bad_stuck_report_seconds(value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="stuck_report_seconds"):
+        # The wrong type is the point of this call (the ignore below).
         pike.run(pike.sleep, 0, stuck_report_seconds=value)  # type: ignore[arg-type]
 
 
@@ -211,7 +212,7 @@ def test_dump_on_signal_bad_input() -> None:
         with pytest.raises(TypeError):
             lowlevel.dump_task_tree_on()
         with pytest.raises(TypeError):
-            lowlevel.dump_task_tree_on("SIGUSR1")  # type: ignore[arg-type]
+            lowlevel.dump_task_tree_on("SIGUSR1")  # type: ignore[arg-type]  # wrong on purpose
         with pytest.raises(ValueError):
             lowlevel.dump_task_tree_on(10_000)
 

@@ -52,7 +52,7 @@ def test_reusing_a_position_is_an_error() -> None:
 def test_bad_positions(position: object, error: type[Exception]) -> None:
     async def main() -> None:
         with pytest.raises(error):
-            async with Sequencer()(position):  # type: ignore[arg-type]
+            async with Sequencer()(position):  # type: ignore[arg-type]  # wrong on purpose
                 pass
 
     pike.run(main)

@@ -207,7 +207,7 @@ def test_memory_receive_stream_returns_what_is_put() -> None:
         with pytest.raises(ValueError):
             await stream.receive_some(-1)
         with pytest.raises(TypeError):
-            await stream.receive_some(1.5)  # type: ignore[arg-type]
+            await stream.receive_some(1.5)  # type: ignore[arg-type]  # wrong on purpose
 
     pike.run(main)
 

@@ -72,6 +72,7 @@ def test_choice_ends_with_the_run() -> None:
 def test_rejects_what_is_not_a_pike_capacity_limiter(bad: object) -> None:
     async def main() -> None:
         with pytest.raises(TypeError, match=r"pike\.CapacityLimiter"):
+            # The wrong type is the point of this call (the ignore below).
             pike.to_thread.set_default_thread_limiter(bad)  # type: ignore[arg-type]
 
     pike.run(main)
