@@ -54,7 +54,19 @@ class Notifier(abc.ABC):
 
 
 class Reactor(Notifier):
-    """A readiness notifier: tasks park on an fd's handle until it is ready."""
+    """A readiness notifier: tasks park on an fd's handle until it is ready.
+
+    Every reactor keeps its handles by fd and the run it wakes; closing an fd
+    means the same thing for all of them (``notify_closing``), only dropping
+    the OS registration differs.
+    """
+
+    def __init__(self) -> None:
+        self._handles: dict[int, Handle] = {}
+        self._runner: Runner | None = None
+
+    def attach(self, runner: Runner) -> None:
+        self._runner = runner
 
     @abc.abstractmethod
     def handle_for(self, fd: int) -> Handle:
@@ -80,10 +92,20 @@ class Reactor(Notifier):
     async def _public_wait(self, fd: int, reading: bool) -> None:
         """Park until ``fd`` is ready in one direction, whether or not it already is."""
 
-    @abc.abstractmethod
-    def notify_closing(self, fd: int) -> None:
+    def notify_closing(self, fd: object) -> None:
         """``fd`` is about to close: wake its waiters with ClosedResourceError and
         forget it. Must be called *before* the fd is closed."""
+        fd = fileno_of(fd)
+        handle = self._handles.pop(fd, None)
+        if handle is not None:
+            # Waiters first: they are woken even if the OS refuses the unregister.
+            assert self._runner is not None  # a handle exists only once a run is attached
+            handle.retire(self._runner)
+        self._drop_registration(fd, handle)
+
+    @abc.abstractmethod
+    def _drop_registration(self, fd: int, handle: Handle | None) -> None:
+        """Remove ``fd`` from the OS interest set (``handle``: its popped handle, if any)."""
 
 
 def fileno_of(obj: Any) -> int:

@@ -17,15 +17,11 @@ import errno
 import math
 import os
 import select
-from typing import TYPE_CHECKING
 
 from .._handle import Handle
 from .._kernel._exceptions import BusyResourceError
-from ._base import Reactor, drain_pipe, fileno_of
+from ._base import Reactor, drain_pipe
 from ._waits import park_reader, park_writer
-
-if TYPE_CHECKING:
-    from .._kernel._runner import Runner
 
 _MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
 _READ_EVENTS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
@@ -38,19 +34,15 @@ class EpollNotifier(Reactor):
     name = "epoll"
 
     def __init__(self) -> None:
+        super().__init__()
         self._epoll = select.epoll()
-        self._handles: dict[int, Handle] = {}
         try:
             self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         except BaseException:
             self._epoll.close()  # EMFILE after the epoll fd: give it back now, not at GC
             raise
         self._epoll.register(self._wake_fd, select.EPOLLIN | select.EPOLLET)
-        self._runner: Runner | None = None
         self._signal_pipe: tuple[int, int] | None = None
-
-    def attach(self, runner: Runner) -> None:
-        self._runner = runner
 
     def wait(self, timeout: float) -> int:
         if timeout > _MAX_TIMEOUT:
@@ -194,11 +186,8 @@ class EpollNotifier(Reactor):
             if not handle.owned and handle.reader is None and handle.writer is None:
                 self._forget(handle)
 
-    def notify_closing(self, fd: object) -> None:
-        fd = fileno_of(fd)
-        handle = self._handles.pop(fd, None)
-        if handle is None:
-            return
-        assert self._runner is not None
-        handle.retire(self._runner)
-        self._unregister(fd)
+    def _drop_registration(self, fd: int, handle: Handle | None) -> None:
+        # No handle, no registration: a socket whose calls never hit EAGAIN
+        # closes without an epoll_ctl.
+        if handle is not None:
+            self._unregister(fd)

@@ -22,15 +22,11 @@ from __future__ import annotations
 import math
 import os
 import select
-from typing import TYPE_CHECKING
 
 from .._handle import Handle
 from .._kernel._traps import Abort, RaiseCancelT
-from ._base import Reactor, drain_pipe, fileno_of
+from ._base import Reactor, drain_pipe
 from ._waits import park_reader, park_writer
-
-if TYPE_CHECKING:
-    from .._kernel._runner import Runner
 
 _POLLIN = getattr(select, "POLLIN", 0x001)
 _POLLOUT = getattr(select, "POLLOUT", 0x004)
@@ -111,12 +107,12 @@ class PollNotifier(Reactor):
 
     def __init__(self, *, use_select: bool = False) -> None:
         """``use_select=True`` forces the ``select.select`` fallback (for tests)."""
+        super().__init__()
         if use_select or not hasattr(select, "poll"):
             self._poller: _SelectPoller | select.poll = _SelectPoller()
             self.name = "poll(select)"
         else:
             self._poller = select.poll()
-        self._handles: dict[int, Handle] = {}
         # fd -> events currently registered with the poller.
         self._registered: dict[int, int] = {}
         self._dirty: set[int] = set()
@@ -124,10 +120,6 @@ class PollNotifier(Reactor):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._poller.register(self._wake_r, _POLLIN)
-        self._runner: Runner | None = None
-
-    def attach(self, runner: Runner) -> None:
-        self._runner = runner
 
     # -- the run loop's side ----------------------------------------------------------
 
@@ -223,9 +215,9 @@ class PollNotifier(Reactor):
             handle.owned = True
         return handle
 
-    def notify_closing(self, fd: object) -> None:
-        fd = fileno_of(fd)
-        handle = self._handles.pop(fd, None)
+    def _drop_registration(self, fd: int, handle: Handle | None) -> None:
+        # Even without a handle: one dropped on POLLNVAL leaves its interest
+        # registered until the next flush.
         if fd in self._registered:
             del self._registered[fd]
             try:
@@ -233,10 +225,6 @@ class PollNotifier(Reactor):
             except KeyError:
                 pass
         self._dirty.discard(fd)
-        if handle is None:
-            return
-        assert self._runner is not None
-        handle.retire(self._runner)
 
     # -- waiting ----------------------------------------------------------------------
 
