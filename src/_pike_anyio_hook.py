@@ -152,7 +152,7 @@ class _PikeBackendFinder:
             # ModuleSpec is typed for an importlib.abc.Loader; this class is a loader by
             # shape (create_module/exec_module), and subclassing the ABC would import
             # importlib.abc at every interpreter start.
-            return ModuleSpec(fullname, cls, origin="pike_anyio")  # type: ignore[arg-type]
+            return ModuleSpec(fullname, cls, origin="pike_anyio")  # type: ignore[arg-type]  # loader by shape
         patch = PATCHES.get(fullname)
         if patch is None:
             return None
@@ -164,7 +164,7 @@ class _PikeBackendFinder:
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
                     # A loader by shape, not an importlib.abc.Loader subclass (see above).
-                    spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]
+                    spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]  # loader by shape
                 return spec
         return None
 

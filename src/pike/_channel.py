@@ -376,7 +376,7 @@ class open_memory_channel(tuple["MemorySendChannel[T]", "MemoryReceiveChannel[T]
     """
 
     # mypy wants __new__ to return an instance; this one returns the pair by design.
-    def __new__(  # type: ignore[misc]
+    def __new__(  # type: ignore[misc]  # returns the pair by design
         cls, max_buffer_size: float
     ) -> tuple[MemorySendChannel[T], MemoryReceiveChannel[T]]:
         core: _ChannelCore[T] = _ChannelCore(_check_buffer_size(max_buffer_size))
