@@ -77,7 +77,9 @@ class Handle:
 
         The one reading of a readiness report, for every reactor (they differ
         only in how they spell the masks). Returns True when this is a transient
-        handle nobody waits on any more, so the notifier can drop it.
+        handle nobody waits on any more, so the notifier can drop it. Being a
+        call costs ~100 ns per event over the former inline copies (timeit,
+        3.11), under 1% of a ~20 us round trip and not visible end to end.
         """
         if readable:
             task = self.reader
