@@ -477,3 +477,88 @@ def test_awaiting_asyncio_primitive_is_a_clear_error() -> None:
 
     with pytest.raises(TypeError, match=r"another async library|cannot await"):
         pike.run(main)
+
+
+# -- the run loop chains batches while nothing else is due ---------------------------
+# Two tasks trading checkpoints keep the run queue non-empty forever; the loop
+# runs batch after batch without a full turn. Each test below stops that ping-pong
+# only through something the loop must still do between batches.
+
+
+async def _pingpong_until(done: list[bool], started: Any = None) -> int:
+    switches = 0
+
+    async def player() -> None:
+        nonlocal switches
+        while not done[0]:
+            switches += 1
+            if started is not None:
+                started.set()
+            await lowlevel.checkpoint()
+
+    async with pike.open_nursery() as nursery:
+        nursery.start_soon(player)
+        nursery.start_soon(player)
+    return switches
+
+
+def test_chained_batches_still_poll_io() -> None:
+    import socket
+
+    async def main() -> int:
+        done = [False]
+        a, b = socket.socketpair()
+        try:
+
+            async def reader() -> None:
+                await lowlevel.wait_readable(a)
+                done[0] = True
+
+            async with pike.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await lowlevel.checkpoint()  # the reader is parked on the fd
+                b.send(b"x")
+                switches = await _pingpong_until(done)
+            return switches
+        finally:
+            a.close()
+            b.close()
+
+    assert pike.run(main) > 0
+
+
+def test_chained_batches_still_run_thread_callbacks() -> None:
+    import threading
+
+    async def main() -> int:
+        done = [False]
+        token = lowlevel.current_token()
+
+        started = threading.Event()
+
+        def set_done() -> None:
+            done[0] = True
+
+        def from_thread() -> None:
+            # Only once the ping-pong runs: then only the loop can stop it.
+            if started.wait(30):
+                token.run_sync_soon(set_done)
+
+        thread = threading.Thread(target=from_thread)
+        thread.start()
+        try:
+            return await _pingpong_until(done, started)
+        finally:
+            thread.join(30)
+
+    assert pike.run(main) > 0
+
+
+def test_chained_batches_still_fire_deadlines() -> None:
+    async def main() -> bool:
+        done = [False]
+        with pike.move_on_after(0.01) as scope:
+            await _pingpong_until(done)
+        return scope.cancelled_caught
+
+    assert pike.run(main) is True
