@@ -143,7 +143,8 @@ class Lock(_AsyncCM):
         if task._cancel_scope._effective:
             await checkpoint()  # raises Cancelled
         owner = self._owner
-        if owner is None and not self._lot:
+        # The lot's dict, not the lot: its __bool__ would be a Python call.
+        if owner is None and not self._lot._parked:
             self._owner = task
             await cancel_shielded_checkpoint()
         elif owner is task:
@@ -186,9 +187,9 @@ class Lock(_AsyncCM):
         if owner is None or owner is not _state.local.task:
             raise RuntimeError("can't release a Lock you don't own")
         lot = self._lot
-        if lot:
+        if lot._parked:
             owner = self._owner = lot.unpark_one()
-            if lot and owner is not None:
+            if lot._parked and owner is not None:
                 self._watch_owner(owner)  # the new owner is now the one awaited
         else:
             self._owner = None

@@ -50,7 +50,9 @@ class ParkingLot:
         Generator-based, like the kernel's traps: a lock's waiter is one frame
         away from the kernel on every switch.
         """
-        task = _state.current_task()
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("must be called from a pike task")
         if self.broken_by is not None:
             raise self._broken_error()
         self._parked[task] = None
@@ -78,10 +80,16 @@ class ParkingLot:
 
     def unpark_one(self, value: Any = None) -> Task | None:
         """Wake the longest-waiting task, if any; return it."""
-        if not self._parked:
+        parked = self._parked
+        if not parked:
             return None
-        task, _ = self._parked.popitem(last=False)
-        _state.runner().reschedule(task, value)
+        # _state.runner() inlined (a lock's hand-over is a hot path), and read
+        # before popping, so a call from outside the run leaves the waiter parked.
+        runner = _state.local.runner
+        if runner is None:
+            raise RuntimeError("must be called from inside pike.run()")
+        task, _ = parked.popitem(last=False)
+        runner.reschedule(task, value)
         return task
 
     def _pop(self, count: float) -> Iterator[Task]:
