@@ -236,8 +236,55 @@ def test_parking_lot_negative_count() -> None:
     async def main() -> None:
         with pytest.raises(ValueError):
             lowlevel.ParkingLot().unpark(count=-1)
+        with pytest.raises(ValueError):
+            lowlevel.ParkingLot().repark(lowlevel.ParkingLot(), count=-1)
 
     pike.run(main)
+
+
+def test_parking_lot_repark_joins_behind_the_new_lots_own_waiters() -> None:
+    async def main() -> list[str]:
+        a, b = lowlevel.ParkingLot(), lowlevel.ParkingLot()
+        log: list[str] = []
+
+        async def parker(lot: lowlevel.ParkingLot, name: str) -> None:
+            await lot.park()
+            log.append(name)
+
+        async with pike.open_nursery() as nursery:
+            for lot, name in ((b, "b1"), (a, "a1"), (a, "a2"), (b, "b2")):
+                nursery.start_soon(parker, lot, name)
+                await wait_all_tasks_blocked()
+            a.repark_all(b)
+            b.unpark_all()
+        return log
+
+    assert pike.run(main) == ["b1", "b2", "a1", "a2"]
+
+
+def test_parking_lot_repark_into_a_broken_lot_fails_the_moved_tasks() -> None:
+    async def main() -> list[str]:
+        source, broken = lowlevel.ParkingLot(), lowlevel.ParkingLot()
+        outcomes: list[str] = []
+
+        async def parker() -> None:
+            try:
+                await source.park()
+            except pike.BrokenResourceError:
+                outcomes.append("broken")
+
+        async with pike.open_nursery() as nursery:
+            nursery.start_soon(parker)
+            nursery.start_soon(parker)
+            await wait_all_tasks_blocked()
+            broken.break_lot(lowlevel.current_task())
+            source.repark(broken, count=1)
+            await wait_all_tasks_blocked()
+            assert (len(source), len(broken), outcomes) == (1, 0, ["broken"])
+            nursery.cancel_scope.cancel()
+        return outcomes
+
+    assert pike.run(main) == ["broken"]
 
 
 # -- RunVar ----------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import types
 from collections import OrderedDict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from . import _state
@@ -26,8 +27,12 @@ class ParkingLotStatistics:
 class ParkingLot:
     """Tasks park here and are woken oldest first.
 
-    An OrderedDict gives O(1) append, pop-oldest and removal-by-task (needed
-    when a parked task is cancelled).
+    The queue is an OrderedDict from task to nothing: O(1) to join at the back,
+    to leave from the front, and to withdraw from the middle (a parked task that
+    is cancelled). Every way out but the Lock's one-task hand-off
+    (``unpark_one``) goes through ``_take``; every way in goes through
+    ``_admit``, which also gives the runner the hook that withdraws the task
+    if it is cancelled while parked here.
     """
 
     __slots__ = ("_parked", "broken_by")
@@ -55,8 +60,27 @@ class ParkingLot:
             raise RuntimeError("must be called from a pike task")
         if self.broken_by is not None:
             raise self._broken_error()
-        self._parked[task] = None
-        return (yield self._abort_for(task))
+        return (yield self._admit(task))
+
+    def _admit(self, task: Task) -> Callable[[RaiseCancelT], Abort]:
+        """Queue ``task`` at the back; return its withdraw-on-cancel hook."""
+        parked = self._parked
+        parked[task] = None
+
+        def withdraw(raise_cancel: RaiseCancelT) -> Abort:
+            del parked[task]
+            return Abort.SUCCEEDED
+
+        return withdraw
+
+    def _take(self, count: float) -> list[Task]:
+        """Dequeue up to ``count`` (an int or ``math.inf``) of the oldest tasks."""
+        if count < 0:
+            raise ValueError(f"count must be non-negative, not {count!r}")
+        parked = self._parked
+        size = len(parked)
+        n = size if count >= size else int(count)
+        return [parked.popitem(last=False)[0] for _ in range(n)]
 
     def _broken_error(self) -> BrokenResourceError:
         return BrokenResourceError(
@@ -71,15 +95,17 @@ class ParkingLot:
         can ever hand them on, so waiters, present and future, get
         BrokenResourceError instead of waiting forever.
         """
-        if self.broken_by is not None:
-            return
-        self.broken_by = task
-        runner = _state.runner()
-        for waiter in list(self._pop(len(self._parked))):
-            runner.reschedule_error(waiter, self._broken_error())
+        if self.broken_by is None:
+            self.broken_by = task
+            self._fail(self._take(math.inf), self)
+
+    def _fail(self, tasks: list[Task], broken: ParkingLot) -> None:
+        reschedule_error = _state.runner().reschedule_error
+        for task in tasks:
+            reschedule_error(task, broken._broken_error())
 
     def unpark_one(self, value: Any = None) -> Task | None:
-        """Wake the longest-waiting task, if any; return it."""
+        """Wake the longest-waiting task, if any; return it (the Lock hand-off path)."""
         parked = self._parked
         if not parked:
             return None
@@ -88,52 +114,41 @@ class ParkingLot:
         runner = _state.local.runner
         if runner is None:
             raise RuntimeError("must be called from inside pike.run()")
-        task, _ = parked.popitem(last=False)
+        task = parked.popitem(last=False)[0]
         runner.reschedule(task, value)
         return task
 
-    def _pop(self, count: float) -> Iterator[Task]:
-        parked = self._parked
-        while count > 0 and parked:
-            task, _ = parked.popitem(last=False)
-            count -= 1
-            yield task
-
     def unpark(self, *, count: float = 1, value: Any = None) -> list[Task]:
         """Wake up to ``count`` tasks, oldest first; return them."""
-        if count < 0:
-            raise ValueError("count must be non-negative")
-        runner = _state.runner()
-        woken = list(self._pop(count))
-        for task in woken:
-            runner.reschedule(task, value)
+        woken = self._take(count)
+        if woken:
+            reschedule = _state.runner().reschedule
+            for task in woken:
+                reschedule(task, value)
         return woken
 
     def unpark_all(self, value: Any = None) -> list[Task]:
-        return self.unpark(count=len(self._parked), value=value)
+        return self.unpark(count=math.inf, value=value)
 
     def repark(self, new_lot: ParkingLot, *, count: float = 1) -> None:
-        """Move up to ``count`` parked tasks to ``new_lot`` without waking them."""
+        """Move up to ``count`` parked tasks to ``new_lot`` without waking them.
+
+        Each moved task keeps its place in line relative to the others moved
+        and joins behind ``new_lot``'s own; its cancel hook now withdraws it
+        from ``new_lot``. Moving into a broken lot fails the tasks at once, as
+        parking there would.
+        """
         if not isinstance(new_lot, ParkingLot):
-            raise TypeError("new_lot must be a ParkingLot")
-        for task in self._pop(count):
-            if new_lot.broken_by is not None:
-                _state.runner().reschedule_error(task, new_lot._broken_error())
-                continue
-            new_lot._parked[task] = None
-            task._abort_fn = new_lot._abort_for(task)
+            raise TypeError(f"new_lot must be a ParkingLot, not {type(new_lot).__name__}")
+        moved = self._take(count)
+        if new_lot.broken_by is not None:
+            self._fail(moved, new_lot)
+            return
+        for task in moved:
+            task._abort_fn = new_lot._admit(task)
 
     def repark_all(self, new_lot: ParkingLot) -> None:
-        self.repark(new_lot, count=len(self._parked))
-
-    def _abort_for(self, task: Task) -> Any:
-        parked = self._parked
-
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            del parked[task]
-            return Abort.SUCCEEDED
-
-        return abort
+        self.repark(new_lot, count=math.inf)
 
     def statistics(self) -> ParkingLotStatistics:
         return ParkingLotStatistics(len(self._parked))
