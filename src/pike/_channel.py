@@ -33,7 +33,6 @@ from ._kernel._traps import (
     RaiseCancelT,
     cancel_shielded_checkpoint,
     checkpoint,
-    checkpoint_if_cancelled,
     wait_task_rescheduled,
 )
 
@@ -154,16 +153,25 @@ class MemorySendChannel(Generic[T]):
 
     async def send(self, value: T) -> None:
         """Send ``value``, waiting for buffer space (or a receiver, if unbuffered)."""
-        await checkpoint_if_cancelled()
-        try:
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("must be called from a pike task")
+        if task._cancel_scope._effective:
+            await checkpoint()  # raises Cancelled
+        core = self._core
+        # Decide here whether send_nowait would succeed (or fail for a closed
+        # channel) rather than catching its WouldBlock: raising and catching an
+        # exception costs more than the rest of a rendezvous.
+        if (
+            core.receivers
+            or len(core.buffer) < core.max_buffer_size
+            or self._closed
+            or not core.open_receive
+        ):
             self.send_nowait(value)
-        except WouldBlock:
-            pass
-        else:
             await cancel_shielded_checkpoint()
             return
-        task = _state.current_task()
-        senders = self._core.senders
+        senders = core.senders
         waiting = self._waiting
         senders[task] = (self, value)
         waiting.add(task)
@@ -272,16 +280,19 @@ class MemoryReceiveChannel(Generic[T]):
 
     async def receive(self) -> T:
         """Wait for the next value; raise ``EndOfChannel`` once every sender is closed."""
-        await checkpoint_if_cancelled()
-        try:
+        task = _state.local.task
+        if task is None:
+            raise RuntimeError("must be called from a pike task")
+        if task._cancel_scope._effective:
+            await checkpoint()  # raises Cancelled
+        core = self._core
+        # As in send(): test for the cases receive_nowait settles (a value, a
+        # parked sender, end of channel, closed) instead of catching WouldBlock.
+        if core.senders or core.buffer or self._closed or not core.open_send:
             value = self.receive_nowait()
-        except WouldBlock:
-            pass
-        else:
             await cancel_shielded_checkpoint()
             return value
-        task = _state.current_task()
-        receivers = self._core.receivers
+        receivers = core.receivers
         waiting = self._waiting
         receivers[task] = self
         waiting.add(task)
