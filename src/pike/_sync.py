@@ -56,7 +56,11 @@ class Event:
             waiters = self._waiters
             if waiters:
                 self._waiters = None
-                reschedule = _state.runner().reschedule
+                # _state.runner() inlined: set() is half of every event wake-up.
+                runner = _state.local.runner
+                if runner is None:
+                    raise RuntimeError("must be called from inside pike.run()")
+                reschedule = runner.reschedule
                 for task in waiters:
                     reschedule(task, None)
 
