@@ -438,7 +438,11 @@ def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled ``seconds`` after it is entered."""
-    return CancelScope(relative_deadline=_check_seconds(seconds), shield=shield)
+    scope = CancelScope(shield=shield)
+    # Set after construction: ``seconds`` is validated once, here, in the timeout's
+    # words; passing it to the constructor would validate it a second time.
+    scope._relative_deadline = _check_seconds(seconds)
+    return scope
 
 
 class _Failing(AbstractContextManager[CancelScope]):
