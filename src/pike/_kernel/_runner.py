@@ -306,6 +306,31 @@ class Runner:
 
     # -- the loop ------------------------------------------------------------------
 
+    def _plan_idle_wait(self) -> tuple[float, int]:
+        """Nothing is runnable: how long the notifier may block, and what ends that wait.
+
+        Returns the timeout and the idle mode the loop acts on if the wait
+        brings no event. Shared by the plain loop and the stepwise one; it runs
+        only when the loop is about to go idle, never per task switch.
+        """
+        deadline = self.timers.next_deadline()
+        timeout = _INF if deadline == _INF else self.clock.deadline_to_sleep_time(deadline)
+        idle = _NOT_IDLE
+        # Idle waiters wake without moving the clock, so they go first.
+        if self.idle_waiters:
+            if self.idle_waiters[0][0] < timeout:
+                timeout = self.idle_waiters[0][0]
+                idle = _WAKE_IDLE_WAITERS
+        elif self.autojump_threshold < timeout and deadline != _INF:
+            timeout = self.autojump_threshold
+            idle = _AUTOJUMP
+        if self.ki_pending:
+            # The main task may just have parked where it can take it.
+            self._deliver_ki()
+            if self.runq:
+                return 0.0, _NOT_IDLE
+        return timeout, idle
+
     def _run_until(self, until: Callable[[], bool] | None) -> None:
         runq = self.runq
         entries = self.entries
@@ -339,22 +364,7 @@ class Runner:
                 else:
                     events = 0
             else:
-                deadline = timers.next_deadline()
-                timeout = _INF if deadline == _INF else clock.deadline_to_sleep_time(deadline)
-                # Idle waiters wake without moving the clock, so they go first.
-                if self.idle_waiters:
-                    if self.idle_waiters[0][0] < timeout:
-                        timeout = self.idle_waiters[0][0]
-                        idle = _WAKE_IDLE_WAITERS
-                elif self.autojump_threshold < timeout and deadline != _INF:
-                    timeout = self.autojump_threshold
-                    idle = _AUTOJUMP
-                if self.ki_pending:
-                    # The main task may just have parked where it can take it.
-                    self._deliver_ki()
-                    if runq:
-                        timeout = 0.0
-                        idle = _NOT_IDLE
+                timeout, idle = self._plan_idle_wait()
                 self.polling = True
                 events = self._debug_idle_wait(timeout) if self.debug else notifier_wait(timeout)
                 self.polling = False

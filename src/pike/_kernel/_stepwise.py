@@ -18,7 +18,6 @@ control back between batches), else the timeout (0 for a poll).
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 import threading
 import time
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING
 from . import _state
 from ._ki import register_loop_code
 from ._runner import (
-    _AUTOJUMP,
     _HANDOFF_SECONDS,
     _NOT_IDLE,
     _POLL_INTERVAL,
@@ -40,7 +38,6 @@ from ._traps import CHECKPOINT, SHIELDED_CHECKPOINT
 if TYPE_CHECKING:
     from ._runner import Runner
 
-_INF = math.inf
 _perf_counter = time.perf_counter
 
 
@@ -99,21 +96,7 @@ def steps(
             else:
                 timeout = None
         else:
-            deadline = timers.next_deadline()
-            timeout = _INF if deadline == _INF else clock.deadline_to_sleep_time(deadline)
-            if runner.idle_waiters:
-                if runner.idle_waiters[0][0] < timeout:
-                    timeout = runner.idle_waiters[0][0]
-                    idle = _WAKE_IDLE_WAITERS
-            elif runner.autojump_threshold < timeout and deadline != _INF:
-                timeout = runner.autojump_threshold
-                idle = _AUTOJUMP
-            if runner.ki_pending:
-                # The main task may just have parked where it can take it.
-                runner._deliver_ki()
-                if runq:
-                    timeout = 0.0
-                    idle = _NOT_IDLE
+            timeout, idle = runner._plan_idle_wait()
         if timeout is None:
             events = yield None
         else:
