@@ -196,3 +196,53 @@ def test_process_pool_reaper_kills_live_workers_at_shutdown() -> None:
     # The run returned, so the reaper ran: the worker was killed and waited for.
     assert seen["worker"].returncode is not None
     assert seen["worker"].returncode < 0
+
+
+
+SLEEP_DELAYS = {
+    "zero-int": 0,
+    "zero-float": 0.0,
+    "negative-zero": -0.0,
+    "false": False,
+    "tiny": 1e-9,
+    "negative": -1,
+    "nan": float("nan"),
+    "string": "0",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SLEEP_DELAYS))
+def test_sleep_delay_is_a_cancellable_yield_or_an_error_like_asyncio(name: str) -> None:
+    # The backend's sleep hands anyio pike's checkpoint trap itself for a zero
+    # delay; every accepted delay must still let other tasks run and see a
+    # cancelled scope, and every refused one fail with asyncio's error type.
+    delay = SLEEP_DELAYS[name]
+
+    async def main() -> tuple[str, bool, bool]:
+        try:
+            await anyio.sleep(delay)
+        except Exception as exc:
+            return type(exc).__name__, False, False
+        ran = False
+
+        async def other() -> None:
+            nonlocal ran
+            ran = True
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other)
+            await anyio.sleep(delay)
+            other_ran = ran
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await anyio.sleep(delay)
+        return "ok", other_ran, scope.cancelled_caught
+
+    asyncio_result = anyio.run(main, backend="asyncio")
+    pike_result = anyio.run(main, backend="pike")
+    if name in ("negative", "nan") and asyncio_result[0] == "ok":
+        # anyio < 4.10 passes these on unchecked: asyncio sleeps 0, pike refuses.
+        assert pike_result == ("ValueError", False, False)
+    else:
+        assert pike_result == asyncio_result
+    assert pike_result[0] != "ok" or pike_result[1:] == (True, True)

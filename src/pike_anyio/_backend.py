@@ -41,6 +41,20 @@ async def _await_result(func: Callable[..., Awaitable[T]], *args: Any) -> T:
     return await func(*args)
 
 
+def _sleep(delay: float) -> Awaitable[None]:
+    """What anyio's ``sleep(delay)`` awaits: for 0, pike's checkpoint trap itself.
+
+    A plain function returning the awaitable, not a coroutine: anyio's own
+    ``sleep`` awaits the result at once, so the trap sits right under anyio's
+    frame and every suspension and resumption of ``sleep(0)`` (a common way
+    to yield) crosses one frame fewer. Other delays, and bad ones, go to
+    ``pike.sleep``, which validates them when awaited, as before.
+    """
+    if delay == 0 and (type(delay) is int or type(delay) is float):
+        return pike.lowlevel.checkpoint()
+    return pike.sleep(delay)
+
+
 class PikeBackend(AsyncBackend):
     """The "pike" backend. Every attribute is looked up on the class, never copied."""
 
@@ -68,9 +82,7 @@ class PikeBackend(AsyncBackend):
     checkpoint = staticmethod(pike.lowlevel.checkpoint)
     checkpoint_if_cancelled = staticmethod(pike.lowlevel.checkpoint_if_cancelled)
     cancel_shielded_checkpoint = staticmethod(pike.lowlevel.cancel_shielded_checkpoint)
-    # anyio names the parameter ``delay`` and always passes it positionally;
-    # binding pike.sleep directly keeps the hot call free of an adapter frame.
-    sleep = staticmethod(pike.sleep)  # type: ignore[assignment]
+    sleep = staticmethod(_sleep)  # type: ignore[assignment]
     current_effective_deadline = staticmethod(pike.current_effective_deadline)
     check_cancelled = staticmethod(pike.from_thread.check_cancelled)
     wait_all_tasks_blocked = staticmethod(pike.testing.wait_all_tasks_blocked)
