@@ -199,7 +199,7 @@ def test_process_pool_reaper_kills_live_workers_at_shutdown() -> None:
 
 
 
-SLEEP_DELAYS = {
+SLEEP_DELAYS: dict[str, Any] = {
     "zero-int": 0,
     "zero-float": 0.0,
     "negative-zero": -0.0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial as _partial
 from types import TracebackType
 
 from ._kernel import _state
@@ -31,6 +32,12 @@ from ._kernel._traps import (
 @dataclass(frozen=True)
 class EventStatistics:
     tasks_waiting: int
+
+
+def _forget_waiter(waiters: dict[Task, None], task: Task, raise_cancel: RaiseCancelT) -> Abort:
+    """Event.wait's abort function: a cancelled waiter leaves the event's waiters."""
+    del waiters[task]
+    return Abort.SUCCEEDED
 
 
 class Event:
@@ -75,12 +82,9 @@ class Event:
         if waiters is None:
             waiters = self._waiters = {}
         waiters[task] = None
-
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            del waiters[task]
-            return Abort.SUCCEEDED
-
-        await wait_task_rescheduled(abort)
+        # A partial rather than a closure: a closure makes its two cells on every
+        # call of wait(), including those that find the event set.
+        await wait_task_rescheduled(_partial(_forget_waiter, waiters, task))
 
     def statistics(self) -> EventStatistics:
         return EventStatistics(len(self._waiters) if self._waiters else 0)

@@ -13,15 +13,14 @@ from __future__ import annotations
 import math
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from . import _state
 from ._exceptions import Cancelled, TooSlowError
 
 if TYPE_CHECKING:
-    from ._runner import Runner
     from ._task import Task
-    from ._timers import TimerEntry
+    from ._timers import TimerEntry, Timers
 
 _INF = math.inf
 
@@ -73,10 +72,10 @@ class CancelScope:
         "_parent",
         "_reason",
         "_relative_deadline",
-        "_runner",
         "_shield",
         "_tasks",
         "_timer_entry",
+        "_timers",
         "cancelled_caught",
     )
 
@@ -107,11 +106,12 @@ class CancelScope:
         self._exited = False
         self._parent: CancelScope | None = None
         self._owner: Task | None = None
-        self._runner: Runner | None = None
         self._children: set[CancelScope] | None = None
         # Tasks spawned by a nursery right under this scope (not the owner).
         self._tasks: set[Task] | None = None
+        # Set while the deadline is in the run's heap (and the heap, to leave it).
         self._timer_entry: TimerEntry | None = None
+        self._timers: Timers | None = None
 
     # -- entering and leaving -------------------------------------------------
 
@@ -136,7 +136,8 @@ class CancelScope:
         return self
 
     def _start_deadline(self) -> None:
-        runner = self._runner = _state.runner()
+        runner = _state.local.runner
+        assert runner is not None  # a task is running, so its run is
         now = runner.clock.current_time()
         if self._relative_deadline != _INF:
             self._deadline = now + self._relative_deadline
@@ -145,7 +146,8 @@ class CancelScope:
             self._cancel_called = True
             self._reason = "deadline exceeded"
         else:
-            runner.add_timer(self)
+            timers = self._timers = runner.timers
+            timers.add(self)
 
     def __exit__(
         self,
@@ -165,21 +167,34 @@ class CancelScope:
     def _close(self, exc: BaseException | None) -> BaseException | None:
         """Leave the scope; return what should keep propagating instead of ``exc``."""
         task = self._owner
+        misnested: RuntimeError | None = None
         if task is None or task._cancel_scope is not self or task is not _state.local.task:
-            self._refuse_exit(task)
+            misnested = self._refuse_exit(task)
+            task = self._owner
+            assert task is not None
+        # Leave: written out here rather than called, as every scope exit runs it.
         parent = self._parent
         assert parent is not None
-        self._detach_and_exit(task, parent)
+        task._cancel_scope = parent
+        children = parent._children
+        if children is not None:
+            children.discard(self)
+        self._exited = True
+        if self._timer_entry is not None:
+            self._drop_timer()
+        if misnested is not None:
+            raise misnested
         if exc is None or not self._catches_own_cancellation():
             return exc
         return self._strip_cancelled(exc)
 
-    def _refuse_exit(self, task: Task | None) -> NoReturn:
+    def _refuse_exit(self, task: Task | None) -> RuntimeError:
         """Raise why this exit is wrong (the well-nested exit never gets here).
 
-        A misnested exit (an inner scope still open) still leaves: the inner
-        scopes are abandoned and this one exits, so the task stays usable and a
-        later exit does not fail a second time; then the misuse is reported.
+        A misnested exit (an inner scope still open) must still leave, so that
+        the task stays usable and a later exit does not fail a second time:
+        the inner scopes are abandoned here and the error is returned, for
+        ``_close`` to raise once this scope has exited.
         """
         if task is None:
             raise RuntimeError("this cancel scope was never entered")
@@ -193,10 +208,7 @@ class CancelScope:
         while innermost is not None and innermost is not self:
             innermost._abandon()
             innermost = innermost._parent
-        parent = self._parent
-        assert parent is not None
-        self._detach_and_exit(task, parent)
-        raise RuntimeError("cancel scope stack corrupted: a scope was exited before an inner one")
+        return RuntimeError("cancel scope stack corrupted: a scope was exited before an inner one")
 
     def _catches_own_cancellation(self) -> bool:
         """Whether a Cancelled passing through here is this scope's to stop.
@@ -228,18 +240,12 @@ class CancelScope:
         if self._parent is not None and self._parent._children:
             self._parent._children.discard(self)
         if self._timer_entry is not None:
-            assert self._runner is not None
-            self._runner.drop_timer(self)
+            self._drop_timer()
 
-    def _detach_and_exit(self, task: Task, parent: CancelScope) -> None:
-        task._cancel_scope = parent
-        children = parent._children
-        if children is not None:
-            children.discard(self)
-        self._exited = True
-        if self._timer_entry is not None:
-            assert self._runner is not None
-            self._runner.drop_timer(self)
+    def _drop_timer(self) -> None:
+        timers = self._timers
+        assert timers is not None  # set whenever _timer_entry is
+        timers.drop(self)
 
     # -- the tree -------------------------------------------------------------
 
@@ -307,8 +313,8 @@ class CancelScope:
         self._reason = reason
         task = _state.local.task
         self._canceller = task.name if task is not None else None
-        if self._timer_entry is not None and self._runner is not None:
-            self._runner.drop_timer(self)
+        if self._timer_entry is not None:
+            self._drop_timer()
         if self._owner is not None or self._tasks:
             self._recompute()
 
@@ -358,11 +364,11 @@ class CancelScope:
         self._deadline = new_deadline
         if not self._entered or self._cancel_called or self._exited:
             return
-        runner = self._runner = _state.runner()
         if self._timer_entry is not None:
-            runner.drop_timer(self)
+            self._drop_timer()
         if new_deadline != _INF:
-            runner.add_timer(self)
+            timers = self._timers = _state.runner().timers
+            timers.add(self)
 
     @property
     def relative_deadline(self) -> float:

@@ -179,12 +179,6 @@ class Runner:
         elif result is not Abort.FAILED:
             raise PikeInternalError(f"abort function returned {result!r}, not an Abort")
 
-    def add_timer(self, scope: CancelScope) -> None:
-        self.timers.add(scope)
-
-    def drop_timer(self, scope: CancelScope) -> None:
-        self.timers.drop(scope)
-
     # -- spawning ------------------------------------------------------------------
 
     def spawn(
@@ -205,12 +199,7 @@ class Runner:
             coro = coroutine_or_error(async_fn, args)
         if context is None:
             context = contextvars.copy_context()
-        if nursery is None:
-            scope = CancelScope()
-            scope._runner = self
-            scope._owner = None
-        else:
-            scope = nursery.cancel_scope
+        scope = CancelScope() if nursery is None else nursery.cancel_scope
         task = Task(coro, async_fn if name is None else name, context, nursery, scope)
         if nursery is not None:
             nursery._children.add(task)
