@@ -131,23 +131,21 @@ class CancelScope:
             children.add(self)
         task._cancel_scope = self
         if self._relative_deadline != _INF or self._deadline != _INF:
-            self._start_deadline()
+            # The deadline starts counting (relative) or is armed (absolute) now.
+            runner = _state.local.runner
+            assert runner is not None  # a task is running, so its run is
+            now = runner.clock.current_time()
+            if self._relative_deadline != _INF:
+                self._deadline = now + self._relative_deadline
+                self._relative_deadline = _INF
+            if self._deadline <= now:
+                self._cancel_called = True
+                self._reason = "deadline exceeded"
+            else:
+                timers = self._timers = runner.timers
+                timers.add(self)
         self._effective = self._cancel_called or (not self._shield and parent._effective)
         return self
-
-    def _start_deadline(self) -> None:
-        runner = _state.local.runner
-        assert runner is not None  # a task is running, so its run is
-        now = runner.clock.current_time()
-        if self._relative_deadline != _INF:
-            self._deadline = now + self._relative_deadline
-            self._relative_deadline = _INF
-        if self._deadline <= now:
-            self._cancel_called = True
-            self._reason = "deadline exceeded"
-        else:
-            timers = self._timers = runner.timers
-            timers.add(self)
 
     def __exit__(
         self,
@@ -180,8 +178,9 @@ class CancelScope:
         if children is not None:
             children.discard(self)
         self._exited = True
-        if self._timer_entry is not None:
-            self._drop_timer()
+        timers = self._timers
+        if timers is not None:
+            timers.drop(self)
         if misnested is not None:
             raise misnested
         if exc is None or not self._catches_own_cancellation():
@@ -444,10 +443,14 @@ def move_on_at(deadline: float, *, shield: bool = False) -> CancelScope:
 
 def move_on_after(seconds: float, *, shield: bool = False) -> CancelScope:
     """A scope cancelled ``seconds`` after it is entered."""
-    scope = CancelScope(shield=shield)
+    scope = CancelScope(shield=True) if shield else CancelScope()
     # Set after construction: ``seconds`` is validated once, here, in the timeout's
-    # words; passing it to the constructor would validate it a second time.
-    scope._relative_deadline = _check_seconds(seconds)
+    # words; passing it to the constructor would validate it a second time. A
+    # plain int or float that is >= 0 (which NaN is not) needs no further check.
+    if (type(seconds) is float or type(seconds) is int) and seconds >= 0:
+        scope._relative_deadline = float(seconds)
+    else:
+        scope._relative_deadline = _check_seconds(seconds)
     return scope
 
 
@@ -486,7 +489,7 @@ def fail_at(deadline: float, *, shield: bool = False) -> AbstractContextManager[
 
 def fail_after(seconds: float, *, shield: bool = False) -> AbstractContextManager[CancelScope]:
     """Like ``move_on_after``, but raise ``TooSlowError`` if the deadline expires."""
-    return _Failing(CancelScope(relative_deadline=_check_seconds(seconds), shield=shield))
+    return _Failing(move_on_after(seconds, shield=shield))
 
 
 def current_effective_deadline() -> float:

@@ -9,47 +9,42 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._cancel import CancelScope
 
-class TimerEntry:
-    """One scope's place in the heap; ``scope`` is cleared to retire it lazily."""
-
-    __slots__ = ("scope",)
-
-    def __init__(self, scope: CancelScope) -> None:
-        self.scope: CancelScope | None = scope
-
-
-# The heap holds (deadline, tiebreak, entry) tuples: tuples compare in C, and
-# the unique tiebreak means the entry itself is never compared.
-_HeapItem = tuple[float, int, TimerEntry]
+# A heap entry is a list, ``[deadline, tiebreak, scope]``: lists compare
+# element by element in C and the tiebreak is unique, so the scope itself is
+# never compared; and a list is mutable, so a scope that leaves the heap early
+# (the common case: most timeouts do not fire) retires its entry by clearing
+# the scope slot, which also lets the scope be freed at once. The scope keeps
+# its entry in ``_timer_entry``.
+TimerEntry = list[Any]
+_SCOPE = 2
 
 
 class Timers:
     __slots__ = ("_counter", "_dead", "heap")
 
     def __init__(self) -> None:
-        self.heap: list[_HeapItem] = []
+        self.heap: list[TimerEntry] = []
         self._counter = itertools.count()
         self._dead = 0
 
     def add(self, scope: CancelScope) -> None:
-        entry = TimerEntry(scope)
-        scope._timer_entry = entry
-        heapq.heappush(self.heap, (scope._deadline, next(self._counter), entry))
+        entry = scope._timer_entry = [scope._deadline, next(self._counter), scope]
+        heapq.heappush(self.heap, entry)
 
     def drop(self, scope: CancelScope) -> None:
         entry = scope._timer_entry
         if entry is None:
             return
         scope._timer_entry = None
-        entry.scope = None
+        entry[_SCOPE] = None
         self._dead += 1
         if self._dead > 256 and self._dead * 2 > len(self.heap):
-            self.heap = [item for item in self.heap if item[2].scope is not None]
+            self.heap = [entry for entry in self.heap if entry[_SCOPE] is not None]
             heapq.heapify(self.heap)
             self._dead = 0
 
@@ -57,8 +52,9 @@ class Timers:
         """The earliest live deadline (inf if none); pops dead entries on the way."""
         heap = self.heap
         while heap:
-            deadline, _, entry = heap[0]
-            if entry.scope is not None:
+            entry = heap[0]
+            if entry[_SCOPE] is not None:
+                deadline: float = entry[0]
                 return deadline
             heapq.heappop(heap)
             self._dead -= 1
@@ -69,7 +65,7 @@ class Timers:
         heap = self.heap
         expired: list[CancelScope] = []
         while heap and heap[0][0] <= now:
-            scope = heapq.heappop(heap)[2].scope
+            scope = heapq.heappop(heap)[_SCOPE]
             if scope is None:
                 self._dead -= 1
             else:
