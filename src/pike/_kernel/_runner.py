@@ -377,7 +377,11 @@ class Runner:
             # The steps in this batch, and run since the clock was last read.
             batch = unclocked = len(runq)
             while True:
-                for _ in range(batch):
+                # A countdown rather than ``for _ in range(batch)``: most batches
+                # hold one or two tasks, and a range iterator per batch costs
+                # more than the loop body saves (callgrind: -10% per checkpoint).
+                while batch:
+                    batch -= 1
                     task = runq.popleft()
                     local.task = task
                     exc = task._next_exc
