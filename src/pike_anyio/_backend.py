@@ -13,7 +13,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 from anyio import TaskInfo
 from anyio.abc import AsyncBackend
 from anyio.abc import TestRunner as _AbstractTestRunner
@@ -100,17 +99,9 @@ class PikeBackend(AsyncBackend):
 
     # -- threads -------------------------------------------------------------------
 
-    @classmethod
-    async def run_sync_in_worker_thread(
-        cls,
-        func: Callable[..., T],
-        args: tuple[Any, ...],
-        abandon_on_cancel: bool = False,
-        limiter: anyio.CapacityLimiter | None = None,
-    ) -> T:
-        return await _threads.run_sync_in_worker_thread(
-            cls, func, args, abandon_on_cancel, limiter
-        )
+    # The backend class is the function's first argument: no adapter frame
+    # between anyio's to_thread.run_sync and pike's, at each of its suspensions.
+    run_sync_in_worker_thread = classmethod(_threads.run_sync_in_worker_thread)
 
     run_async_from_thread = staticmethod(_threads.run_async_from_thread)
     run_sync_from_thread = staticmethod(_threads.run_sync_from_thread)
