@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial as _partial
+from functools import partial
 from types import TracebackType
 
 from ._kernel import _state
 from ._kernel._cancel import CancelScope
 from ._kernel._exceptions import WouldBlock
-from ._kernel._parking import ParkingLot
+from ._kernel._parking import ParkingLot, leave_queue
 from ._kernel._task import Task
 from ._kernel._traps import (
     Abort,
@@ -32,12 +32,6 @@ from ._kernel._traps import (
 @dataclass(frozen=True)
 class EventStatistics:
     tasks_waiting: int
-
-
-def _forget_waiter(waiters: dict[Task, None], task: Task, raise_cancel: RaiseCancelT) -> Abort:
-    """Event.wait's abort function: a cancelled waiter leaves the event's waiters."""
-    del waiters[task]
-    return Abort.SUCCEEDED
 
 
 class Event:
@@ -84,7 +78,7 @@ class Event:
         waiters[task] = None
         # A partial rather than a closure: a closure makes its two cells on every
         # call of wait(), including those that find the event set.
-        await wait_task_rescheduled(_partial(_forget_waiter, waiters, task))
+        await wait_task_rescheduled(partial(leave_queue, waiters, task))
 
     def statistics(self) -> EventStatistics:
         return EventStatistics(len(self._waiters) if self._waiters else 0)
@@ -174,8 +168,9 @@ class Lock(_AsyncCM):
             return
         hooks = owner._exit_hooks
         if hooks is None:
-            hooks = owner._exit_hooks = {}
-        hooks[self] = self._owner_exited
+            owner._exit_hooks = {self: self._owner_exited}
+        elif self not in hooks:
+            hooks[self] = self._owner_exited
 
     def _owner_exited(self, task: Task) -> None:
         if self._owner is task:
