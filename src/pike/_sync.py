@@ -20,8 +20,6 @@ from ._kernel._exceptions import WouldBlock
 from ._kernel._parking import ParkingLot, leave_queue
 from ._kernel._task import Task
 from ._kernel._traps import (
-    Abort,
-    RaiseCancelT,
     cancel_shielded_checkpoint,
     checkpoint,
     checkpoint_if_cancelled,
@@ -152,7 +150,8 @@ class Lock(_AsyncCM):
         elif owner is task:
             raise RuntimeError("Attempted to acquire an already held Lock")
         else:
-            if owner is not None:
+            # Checked here first: the owner is usually watched already.
+            if owner is not None and self not in (owner._exit_hooks or ()):
                 self._watch_owner(owner)
             # release() makes us the owner before waking us.
             await self._lot.park()
@@ -433,13 +432,8 @@ class CapacityLimiter(_AsyncCM):
         task = _state.current_task()
         queue = self._queue
         queue[task] = borrower
-
-        def abort(raise_cancel: RaiseCancelT) -> Abort:
-            del queue[task]
-            return Abort.SUCCEEDED
-
         # _lend_to_waiters() records our borrower before it wakes us.
-        await wait_task_rescheduled(abort)
+        await wait_task_rescheduled(partial(leave_queue, queue, task))
 
     async def acquire(self) -> None:
         await self.acquire_on_behalf_of(_state.current_task())

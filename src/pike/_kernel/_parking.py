@@ -16,7 +16,7 @@ from ._traps import Abort, RaiseCancelT
 
 
 def leave_queue(
-    queue: MutableMapping[Task, None], task: Task, raise_cancel: RaiseCancelT
+    queue: MutableMapping[Task, Any], task: Task, raise_cancel: RaiseCancelT
 ) -> Abort:
     """The abort function of a task parked in ``queue``: cancelled, it leaves the queue.
 
