@@ -149,17 +149,17 @@ def _run_batch(runner: Runner, runq: object, local: _state._Local) -> None:
             if exc is None:
                 value = task._next_value
                 task._next_value = None
-                yielded = task._run(task._send, value)
+                yielded = task.context.run(task._send, value)
             else:
                 task._next_exc = None
                 if exc is CHECK_CANCEL:
                     if task._cancel_scope._effective:
                         exc = task._new_cancelled()
-                        yielded = task._run(task.coro.throw, exc)
+                        yielded = task.context.run(task.coro.throw, exc)
                     else:
-                        yielded = task._run(task._send, None)
+                        yielded = task.context.run(task._send, None)
                 else:
-                    yielded = task._run(task.coro.throw, exc)
+                    yielded = task.context.run(task.coro.throw, exc)
         except StopIteration as stop:
             local.task = None
             task_exited(task, stop.value, None)
