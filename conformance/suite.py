@@ -41,8 +41,7 @@ def fetch_suite(anyio_version: str, cache: Path = CACHE) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache, prefix="fetch-") as tmp:
         archive = _download_sdist(anyio_version, Path(tmp))
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+        extract_tar(archive, Path(tmp))
         extracted = Path(tmp) / f"anyio-{anyio_version}"
         if not (extracted / "tests" / "conftest.py").is_file():
             raise SuiteError(f"anyio {anyio_version} sdist has no tests/conftest.py")
@@ -51,6 +50,25 @@ def fetch_suite(anyio_version: str, cache: Path = CACHE) -> Path:
             shutil.rmtree(root)
         extracted.rename(root)
     return root
+
+
+def extract_tar(archive: Path, dest: Path) -> None:
+    """Unpack a downloaded sdist into ``dest``: regular files and directories only, all inside.
+
+    tarfile's ``filter="data"`` enforces that from Python 3.11.4 on; earlier 3.11
+    releases (Debian 12's python3.11 is 3.11.2) lack the argument, so there the same
+    rule is checked member by member before extracting.
+    """
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+            return
+        root = dest.resolve()
+        for member in tar.getmembers():
+            inside = (root / member.name).resolve().is_relative_to(root)
+            if not inside or not (member.isfile() or member.isdir()):
+                raise SuiteError(f"{archive.name}: refusing to extract {member.name!r}")
+        tar.extractall(dest)
 
 
 def _download_sdist(anyio_version: str, dest: Path) -> Path:

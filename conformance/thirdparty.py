@@ -28,7 +28,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import tomllib
@@ -36,7 +35,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from conformance.suite import CACHE, SuiteError
+from conformance.suite import CACHE, SuiteError, extract_tar
 
 SUITES = CACHE / "thirdparty"
 KNOWN = Path(__file__).resolve().parent / "thirdparty_known.toml"
@@ -104,8 +103,7 @@ def _unpack(archive: Path, dest: Path) -> Path:
     if archive.name.endswith(".zip"):
         shutil.unpack_archive(archive, dest)
     else:
-        with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+        extract_tar(archive, dest)
     roots = [path for path in dest.iterdir() if path.is_dir()]
     if len(roots) != 1:
         raise SuiteError(f"{archive.name} does not unpack to one directory")

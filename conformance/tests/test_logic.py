@@ -5,7 +5,9 @@ Cheap on purpose (no pytest subprocesses): `python -m pytest conformance/tests`.
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from conformance.outcomes import (
 )
 from conformance.plugin import normalised_id
 from conformance.rerun import MAX_RERUNS, judge, plan_reruns
+from conformance.suite import SuiteError, extract_tar
 
 OK = TestResult(PASSED)
 FAIL = TestResult(FAILED, "boom")
@@ -288,3 +291,40 @@ def test_venv_pytest_follows_anyios_pytest_generation() -> None:
     assert pytest_requirement(["pytest >= 8.4"]) == "pytest>=8,<9"
     assert pytest_requirement([]) == "pytest>=8,<9"
     assert pytest_requirement(["pytest >= 9.0"], old_callspec=True) == "pytest>=9,<9.2"
+
+
+def _sdist(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False])
+def test_extract_tar_unpacks_an_sdist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, has_data_filter: bool
+) -> None:
+    # Without data_filter: the check pike's harness does itself on Python < 3.11.4.
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = _sdist(tmp_path / "anyio-1.0.tar.gz", {"anyio-1.0/tests/conftest.py": b"x = 1\n"})
+    dest = tmp_path / "out"
+    dest.mkdir()
+    extract_tar(archive, dest)
+    assert (dest / "anyio-1.0" / "tests" / "conftest.py").read_bytes() == b"x = 1\n"
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False])
+def test_extract_tar_refuses_a_member_outside_the_destination(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, has_data_filter: bool
+) -> None:
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = _sdist(tmp_path / "evil.tar.gz", {"anyio-1.0/../../escaped.txt": b"no"})
+    dest = tmp_path / "a" / "b"
+    dest.mkdir(parents=True)
+    with pytest.raises((SuiteError, tarfile.TarError)):
+        extract_tar(archive, dest)
+    assert not (tmp_path / "escaped.txt").exists()
