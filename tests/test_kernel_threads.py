@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sniffio
+from _thread_support import check_limiter_bounds_threads
 
 import pike
 from pike import lowlevel
@@ -218,15 +219,7 @@ def test_to_thread_default_limiter_bounds_threads() -> None:
     async def main() -> None:
         limiter = pike.to_thread.current_default_thread_limiter()
         limiter.total_tokens = 3
-        gate = threading.Event()
-        async with pike.open_nursery() as nursery:
-            for _ in range(8):
-                nursery.start_soon(pike.to_thread.run_sync, gate.wait, 10)
-            await wait_all_tasks_blocked()
-            assert limiter.borrowed_tokens == 3
-            assert limiter.statistics().tasks_waiting == 5
-            gate.set()
-        assert limiter.borrowed_tokens == 0
+        await check_limiter_bounds_threads(limiter, calls=8)
 
     pike.run(main)
 

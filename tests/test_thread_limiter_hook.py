@@ -6,6 +6,7 @@ import threading
 
 import anyio
 import pytest
+from _thread_support import check_limiter_bounds_threads
 
 import pike
 from pike.testing import wait_all_tasks_blocked
@@ -23,15 +24,7 @@ def test_chosen_limiter_bounds_default_to_thread_calls() -> None:
         pike.to_thread.set_default_thread_limiter(chosen)
         assert pike.to_thread.current_default_thread_limiter() is chosen
         assert pike.lowlevel.current_default_thread_limiter() is chosen
-        gate = threading.Event()
-        async with pike.open_nursery() as nursery:
-            for _ in range(5):
-                nursery.start_soon(pike.to_thread.run_sync, gate.wait, 10)
-            await wait_all_tasks_blocked()
-            assert chosen.borrowed_tokens == 2
-            assert chosen.statistics().tasks_waiting == 3
-            gate.set()
-        assert chosen.borrowed_tokens == 0
+        await check_limiter_bounds_threads(chosen, calls=5)
 
     pike.run(main)
 
